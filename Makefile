@@ -1,8 +1,8 @@
 # limahost-agent: the two commands a newcomer runs are `make demo` and `make test`.
 SWIFT ?= swift
-TEST_USER ?= limahost-test
+DEV_USER ?= limahost-dev
 
-.PHONY: build release test demo lint format test-user clean
+.PHONY: build release test demo lint format dev-user clean
 
 build:
 	$(SWIFT) build --build-tests
@@ -11,15 +11,15 @@ release:
 	$(SWIFT) build -c release --product limahost-agent
 
 # Lima refuses root, so tests that run limactl as an unprivileged user need one.
-test-user:
-	@if [ "$$(id -u)" = "0" ] && ! id -u $(TEST_USER) >/dev/null 2>&1; then \
-		useradd --system --create-home --shell /bin/sh $(TEST_USER); fi
+dev-user:
+	@if [ "$$(id -u)" = "0" ] && ! id -u $(DEV_USER) >/dev/null 2>&1; then \
+		useradd --system --create-home --shell /bin/sh $(DEV_USER); fi
 
-test: test-user build
-	LIMAHOST_TEST_USER=$(TEST_USER) $(SWIFT) test --skip-build
+test: dev-user build
+	LIMAHOST_DEV_USER=$(DEV_USER) $(SWIFT) test --skip-build
 
-demo: build
-	./scripts/demo.sh
+demo: dev-user build
+	LIMAHOST_DEV_USER=$(DEV_USER) ./scripts/demo.sh
 
 lint:
 	$(SWIFT) format lint --strict -r --configuration .swift-format Package.swift Sources Tests

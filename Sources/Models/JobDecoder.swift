@@ -105,6 +105,9 @@ public enum JobDecoder {
             guard let first = words.first, !first.isEmpty else {
                 throw JobValidationError(field: "argv", reason: "must name a program in argv[0]")
             }
+            if first.contains("=") {
+                throw JobValidationError(field: "argv[0]", reason: "a program name must not contain =")
+            }
             command = .argv(words)
         case (nil, nil):
             throw JobValidationError(field: "command", reason: "one of command or argv is required")

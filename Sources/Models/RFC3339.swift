@@ -7,7 +7,7 @@ public enum RFC3339 {
     /// Formats in UTC; milliseconds are written only when the time has them, so a
     /// whole-second time read from the wire is written back byte for byte.
     public static func format(_ date: Date) -> String {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let millis = Int(((totalMillis % 1000) + 1000) % 1000)
         let seconds = (totalMillis - Int64(millis)) / 1000
         let days = Int(floorDiv(seconds, 86_400))

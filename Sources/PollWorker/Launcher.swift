@@ -49,7 +49,44 @@ public struct Launcher: Sendable {
             writeErr("limahost-agent: the configuration has \(blocking.count) problem(s); not starting\n")
             return .configuration
         }
-        writeErr("limahost-agent: the poll loop is not implemented yet in this build; nothing was run\n")
-        return .configuration
+        return await start(result.config, drain: request.drain, environment: request.sources.environment)
+    }
+
+    /// Wires the real dependencies: the log sink, one URLSession, limactl as the unprivileged user.
+    private func start(_ config: AgentConfig, drain: Bool, environment: [String: String]) async -> ExitStatus {
+        guard let urlText = config.controlPlaneUrl, let url = URL(string: urlText), let key = config.controlPlaneApiKey,
+            let account = hostChecks.limaAccount(config)
+        else {
+            writeErr("limahost-agent: the configuration is incomplete; not starting\n")
+            return .configuration
+        }
+        let sink = LogSink(logFile: config.logFile, journald: environment["JOURNAL_STREAM"] != nil)
+        sink.redact(key.exposedValue)
+        let level = config.logLevel.level
+        LoggingSystem.bootstrap { label in AgentLogHandler(label: label, level: level, sink: sink) }
+        var logger = Logger(label: "limahost-agent")
+        logger.logLevel = level
+        if url.scheme?.lowercased() == "http" && !ConfigLoader.isLoopback(url.host ?? "") {
+            logger.warning("the control plane URL is plain http:// (security.allowInsecureHttp is set)")
+        }
+
+        let executable = hostChecks.executableOnPath(config.limactlPath)
+        if executable == nil {
+            logger.error(
+                "limactl not found; every job will fail with limactl_unavailable",
+                metadata: ["limactlPath": .string(config.limactlPath)])
+        }
+        let limaHome = Limactl.expandHome(config.vmDataDir, home: account.home)
+        let limactl = Limactl(
+            runner: SubprocessRunner(environment: environment), executable: executable,
+            account: hostChecks.effectiveUserIsRoot ? account : nil,
+            environment: Limactl.childEnvironment(
+                limaHome: limaHome, account: account, executable: executable, inherited: environment),
+            maxOutputBytes: config.maxOutputBytes)
+        let controlPlane = HTTPControlPlane(
+            baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger)
+        let runtime = AgentRuntime(
+            config: config, controlPlane: controlPlane, limactl: limactl, logger: logger, drain: drain)
+        return await runtime.run()
     }
 }

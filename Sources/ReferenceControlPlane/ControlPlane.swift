@@ -1,0 +1,365 @@
+import Foundation
+import Models
+
+/// The reference control plane's whole state, in memory: the job queue, leases,
+/// agents, results, logs, metrics and injected faults. Development and tests only.
+///
+/// Waiting (long-poll claims, `/admin/wait`) suspends on continuations that every
+/// state change resumes; nothing polls.
+actor ControlPlane {
+    static let maxLogs = 10_000
+    static let maxMetrics = 1_000
+    static let maxRememberedBatches = 10_000
+
+    private let leaseMs: Int
+    private let maxWaitMs: Int
+    private let registrationReply: RegistrationReply
+
+    private var jobs: [String: JobRecord] = [:]
+    private var jobOrder: [String] = []
+    private var queue: [String] = []
+    private var nextJobNumber = 1
+    private var agents: [String: AgentRecord] = [:]
+    private var recordedRefs: Set<JobRef> = []
+    private var logs: [LogChunk] = []
+    private var metrics: [MetricsSample] = []
+    private var counters: [String: Int] = [:]
+    private var requestCounts: [String: Int] = ["register": 0, "claim": 0, "report": 0]
+    private var batchReplies: [String: ReportReply] = [:]
+    private var batchOrder: [String] = []
+    private var faults: [FaultRule] = []
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiterID = 0
+    private var leaseTimer: Task<Void, Never>?
+    /// Set on SIGTERM/SIGINT: every wait ends at once so open requests are answered.
+    private(set) var isShuttingDown = false
+
+    init(leaseMs: Int, maxWaitMs: Int, registrationReply: RegistrationReply) {
+        self.leaseMs = leaseMs
+        self.maxWaitMs = maxWaitMs
+        self.registrationReply = registrationReply
+    }
+
+    // MARK: - Agent API
+
+    /// Counts an agent request and returns the fault to answer it with, if one is queued.
+    func admit(_ call: String) -> FaultRule? {
+        requestCounts[call, default: 0] += 1
+        guard let index = faults.firstIndex(where: { $0.matches(call) }) else { return nil }
+        let fault = faults[index]
+        faults[index].count -= 1
+        if faults[index].count <= 0 { faults.remove(at: index) }
+        return fault
+    }
+
+    func register(agentId: String, registration: Registration) -> RegistrationReply {
+        var agent = agents[agentId] ?? AgentRecord(registration: registration)
+        agent.registration = registration
+        agent.registrations += 1
+        agent.known = true
+        agents[agentId] = agent
+        return registrationReply
+    }
+
+    func claim(agentId: String, request: ClaimRequest) async throws -> ClaimReply {
+        guard agents[agentId]?.known == true else { throw APIError.unknownAgent(agentId) }
+        guard request.capacity >= 1 else { throw APIError.badRequest("capacity must be 1 or more") }
+        agents[agentId]?.draining = request.draining
+        expireLeases()
+        recoverLostClaims(agentId: agentId, held: Set(request.held.map(\.jobId)))
+        var handedOut = handOut(to: agentId, capacity: request.capacity)
+        let wait = min(max(request.wait, 0), maxWaitMs)
+        if handedOut.isEmpty, wait > 0 {
+            let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+            while handedOut.isEmpty, Date() < deadline, !isShuttingDown, !Task.isCancelled {
+                await waitForChange(until: deadline)
+                guard agents[agentId]?.known == true else { break }
+                handedOut = handOut(to: agentId, capacity: request.capacity)
+            }
+        }
+        return ClaimReply(jobs: handedOut)
+    }
+
+    func report(agentId: String, report: Report) throws -> ReportReply {
+        guard agents[agentId]?.known == true else { throw APIError.unknownAgent(agentId) }
+        let batchKey = agentId + "\n" + report.batchId
+        if let previous = batchReplies[batchKey] { return previous }
+        expireLeases()
+
+        var accepted: [String] = []
+        for result in report.results ?? [] {
+            record(result, from: agentId)
+            if !accepted.contains(result.jobId) { accepted.append(result.jobId) }
+        }
+
+        var leases: [ReportReply.Lease] = []
+        if let heartbeat = report.heartbeat {
+            agents[agentId]?.lastHeartbeat = heartbeat
+            agents[agentId]?.draining = heartbeat.state != .running
+            let expiry = leaseExpiry()
+            for jobId in Set(heartbeat.held.map(\.jobId)).sorted() {
+                guard var job = jobs[jobId], job.isLeased(to: agentId) else { continue }
+                job.setLease(expiry)
+                jobs[jobId] = job
+                leases.append(ReportReply.Lease(jobId: jobId, leaseExpiresAt: expiry))
+            }
+        }
+        let cancel = jobOrder.filter { jobs[$0].map { $0.isLeased(to: agentId) && $0.cancelRequested } ?? false }
+
+        if let chunks = report.logs, !chunks.isEmpty {
+            logs.append(contentsOf: chunks)
+            if logs.count > Self.maxLogs { logs.removeFirst(logs.count - Self.maxLogs) }
+            counters["logs", default: 0] += chunks.count
+        }
+        if let samples = report.metrics, !samples.isEmpty {
+            metrics.append(contentsOf: samples)
+            if metrics.count > Self.maxMetrics { metrics.removeFirst(metrics.count - Self.maxMetrics) }
+            counters["metrics", default: 0] += samples.count
+        }
+
+        let reply = ReportReply(accepted: accepted, leases: leases, cancel: cancel)
+        batchReplies[batchKey] = reply
+        batchOrder.append(batchKey)
+        counters["batches", default: 0] += 1
+        if batchOrder.count > Self.maxRememberedBatches {
+            let oldest = batchOrder.removeFirst()
+            batchReplies[oldest] = nil
+        }
+        notifyAll()
+        return reply
+    }
+
+    // MARK: - Admin API
+
+    func enqueue(_ objects: [[String: JSONValue]]) throws -> [String] {
+        var accepted: [(id: String, raw: [String: JSONValue])] = []
+        var seen: Set<String> = []
+        for var object in objects {
+            let id: String
+            if case .string(let given)? = object["id"] {
+                id = given
+            } else {
+                id = freeJobID(excluding: seen)
+                // A present but ill-typed id goes out as it is: the agent must reject it.
+                if object["id"] == nil { object["id"] = .string(id) }
+            }
+            guard jobs[id] == nil, seen.insert(id).inserted else {
+                throw APIError(status: 409, code: "conflict", message: "a job with id \(id) already exists")
+            }
+            accepted.append((id, object))
+        }
+        for (id, raw) in accepted {
+            jobs[id] = JobRecord(id: id, raw: raw)
+            jobOrder.append(id)
+            queue.append(id)
+        }
+        notifyAll()
+        return accepted.map(\.id)
+    }
+
+    func jobViews() -> [JSONValue] {
+        jobOrder.compactMap { jobs[$0]?.view() }
+    }
+
+    func jobView(_ id: String) throws -> JSONValue {
+        guard let job = jobs[id] else { throw APIError.notFound("no job \(id)") }
+        return job.view()
+    }
+
+    func cancel(jobId: String) throws -> JSONValue {
+        guard var job = jobs[jobId] else { throw APIError.notFound("no job \(jobId)") }
+        switch job.state {
+        case .queued:
+            queue.removeAll { $0 == jobId }
+            let now = Date()
+            let result = JobResult(
+                jobId: jobId, attempt: job.attempt, type: job.type, status: .cancelled, startedAt: now,
+                finishedAt: now, duration: 0,
+                error: WireError(code: .cancelled, message: "cancelled by the control plane before delivery"))
+            recordedRefs.insert(result.ref)
+            job.results.append(result)
+            job.cancelRequested = true
+            job.finish(by: nil)
+        case .leased:
+            job.cancelRequested = true
+        case .finished:
+            break
+        }
+        jobs[jobId] = job
+        notifyAll()
+        return job.view()
+    }
+
+    func redeliver(jobId: String, sameAttempt: Bool) throws -> JSONValue {
+        guard var job = jobs[jobId] else { throw APIError.notFound("no job \(jobId)") }
+        let wasQueued = job.state == .queued
+        job.requeue(attempt: sameAttempt ? job.attempt : job.attempt + 1)
+        jobs[jobId] = job
+        if !wasQueued { queue.append(jobId) }
+        notifyAll()
+        return job.view()
+    }
+
+    /// Waits until every job is finished or `timeoutMs` passes.
+    func waitUntilAllFinished(timeoutMs: Int) async -> (done: Bool, jobs: [JSONValue]) {
+        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        while !allFinished, Date() < deadline, !isShuttingDown, !Task.isCancelled {
+            await waitForChange(until: deadline)
+        }
+        return (allFinished, jobViews())
+    }
+
+    func stats() -> JSONValue {
+        .object([
+            "requests": .object(requestCounts.mapValues { .int(Int64($0)) }),
+            "agents": .object(agents.mapValues { $0.view() }),
+            "results": .int(Int64(counters["results", default: 0])),
+            "duplicateResults": .int(Int64(counters["duplicateResults", default: 0])),
+            "logs": .int(Int64(counters["logs", default: 0])),
+            "metrics": .int(Int64(counters["metrics", default: 0])),
+            "batches": .int(Int64(counters["batches", default: 0])),
+            "queued": .int(Int64(queue.count)),
+        ])
+    }
+
+    func logChunks(jobId: String?) -> [LogChunk] {
+        guard let jobId else { return logs }
+        return logs.filter { $0.jobId == jobId }
+    }
+
+    func forget(agentId: String) throws {
+        guard agents[agentId] != nil else { throw APIError.notFound("no agent \(agentId)") }
+        agents[agentId]?.known = false
+        notifyAll()
+    }
+
+    /// Queues a fault rule and returns how many faulted answers are now pending.
+    func addFault(_ rule: FaultRule) -> Int {
+        faults.append(rule)
+        return faults.reduce(0) { $0 + $1.count }
+    }
+
+    func clearFaults() { faults.removeAll() }
+
+    /// Ends every wait now and from now on, and stops the lease timer.
+    func shutDown() {
+        isShuttingDown = true
+        leaseTimer?.cancel()
+        notifyAll()
+    }
+
+    // MARK: - Leases
+
+    /// Starts the 100 ms timer that takes back jobs whose lease ran out.
+    func startLeaseTimer() {
+        guard leaseTimer == nil else { return }
+        leaseTimer = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                guard let self else { return }
+                await self.expireLeases()
+            }
+        }
+    }
+
+    /// Puts every leased, unfinished job whose lease has passed back at the front of
+    /// the queue with the next attempt number.
+    func expireLeases() {
+        let now = Date()
+        var expired: [String] = []
+        for id in jobOrder {
+            guard var job = jobs[id], job.state == .leased, let expiry = job.leaseExpiresAt, expiry <= now
+            else { continue }
+            job.requeue(attempt: job.attempt + 1)
+            jobs[id] = job
+            expired.append(id)
+        }
+        guard !expired.isEmpty else { return }
+        queue.insert(contentsOf: expired, at: 0)
+        notifyAll()
+    }
+
+    // MARK: - Internals
+
+    private var allFinished: Bool { jobs.values.allSatisfy { $0.state == .finished } }
+
+    private func leaseExpiry() -> Date {
+        let nowMs = (Date().timeIntervalSince1970 * 1000).rounded(.down)
+        return Date(timeIntervalSince1970: (nowMs + Double(leaseMs)) / 1000)
+    }
+
+    /// §4: a job leased to this agent, unfinished and not in `held`, never reached it.
+    private func recoverLostClaims(agentId: String, held: Set<String>) {
+        let lost = jobOrder.filter { id in jobs[id].map { $0.isLeased(to: agentId) && !held.contains(id) } ?? false }
+        guard !lost.isEmpty else { return }
+        for id in lost {
+            guard var job = jobs[id] else { continue }
+            job.requeue(attempt: job.attempt)  // it never reached the agent: same attempt
+            jobs[id] = job
+        }
+        queue.insert(contentsOf: lost, at: 0)
+    }
+
+    private func handOut(to agentId: String, capacity: Int) -> [JSONValue] {
+        var handedOut: [JSONValue] = []
+        let expiry = leaseExpiry()
+        while handedOut.count < capacity, !queue.isEmpty {
+            let id = queue.removeFirst()
+            guard var job = jobs[id], job.state == .queued else { continue }
+            handedOut.append(job.lease(to: agentId, until: expiry))
+            jobs[id] = job
+        }
+        return handedOut
+    }
+
+    private func record(_ result: JobResult, from agentId: String) {
+        let isFirstCopy = recordedRefs.insert(result.ref).inserted
+        counters[isFirstCopy ? "results" : "duplicateResults", default: 0] += 1
+        guard var job = jobs[result.jobId] else { return }
+        job.resultCount += 1
+        if isFirstCopy { job.results.append(result) }
+        if result.attempt == job.attempt || job.state != .finished {
+            if job.state == .queued { queue.removeAll { $0 == job.id } }
+            job.finish(by: agentId)
+        }
+        jobs[result.jobId] = job
+    }
+
+    private func freeJobID(excluding taken: Set<String>) -> String {
+        while jobs["job-\(nextJobNumber)"] != nil || taken.contains("job-\(nextJobNumber)") {
+            nextJobNumber += 1
+        }
+        defer { nextJobNumber += 1 }
+        return "job-\(nextJobNumber)"
+    }
+
+    /// Suspends until some state changes (`notifyAll`), `deadline` passes or the task is cancelled.
+    private func waitForChange(until deadline: Date) async {
+        let delay = deadline.timeIntervalSinceNow
+        guard delay > 0 else { return }
+        let id = nextWaiterID
+        nextWaiterID += 1
+        let timer = Task {
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
+            self.wake(id)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiters[id] = continuation
+            }
+        } onCancel: {
+            Task { await self.wake(id) }
+        }
+        timer.cancel()
+    }
+
+    private func wake(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    private func notifyAll() {
+        let waiting = waiters
+        waiters.removeAll()
+        for continuation in waiting.values { continuation.resume() }
+    }
+}

@@ -1,0 +1,165 @@
+import FlyingFox
+import Foundation
+import Models
+
+/// Serves every request: size limit, routing, faults, authentication, the protocol
+/// header, body decoding, then the `ControlPlane` call and its JSON reply.
+struct RequestHandler: HTTPHandler {
+    static let maxBodyBytes = 8 * 1024 * 1024
+    static let maxDrainBytes = 256 * 1024 * 1024
+    static let maxAdminWaitMs = 600_000
+
+    let controlPlane: ControlPlane
+    let apiKey: String
+    let verbose: Bool
+
+    func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let started = Date()
+        let response = await respond(to: request)
+        if verbose {
+            let ms = Int(Date().timeIntervalSince(started) * 1000)
+            let line = "limahost-refcp: \(request.method.rawValue) \(request.target.rawValue) -> "
+                + "\(response.statusCode.code) (\(ms) ms)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        return response
+    }
+
+    private func respond(to request: HTTPRequest) async -> HTTPResponse {
+        do {
+            let body = try await readBody(of: request)
+            let segments = request.target.path().split(separator: "/").map {
+                $0.removingPercentEncoding ?? String($0)
+            }
+            switch Endpoint.resolve(method: request.method.rawValue, segments: segments) {
+            case .notFound:
+                throw APIError.notFound("no such endpoint: \(request.method.rawValue) \(request.target.path())")
+            case .methodNotAllowed(let allowed):
+                throw APIError.methodNotAllowed(allowed)
+            case .found(let endpoint):
+                return try await serve(endpoint, request: request, body: body)
+            }
+        } catch let error as APIError {
+            return error.response()
+        } catch {
+            return APIError(status: 500, code: "internal", message: "\(error)").response()
+        }
+    }
+
+    /// Reads the whole body, refusing more than `maxBodyBytes`. An oversized body is
+    /// still read to its end (and dropped): FlyingFox would otherwise parse its rest as
+    /// the next request, and its line reader is slow on long lines. Only an absurd
+    /// declared size is refused unread, and that connection is then closed.
+    private func readBody(of request: HTTPRequest) async throws -> Data {
+        if let declared = request.bodySequence.count, declared > Self.maxDrainBytes {
+            var error = APIError.payloadTooLarge
+            error.headers[.connection] = "close"
+            throw error
+        }
+        var data = Data()
+        var tooLarge = false
+        for try await chunk in request.bodySequence {
+            if tooLarge { continue }  // keep draining
+            data.append(chunk)
+            if data.count > Self.maxBodyBytes {
+                tooLarge = true
+                data = Data()
+            }
+        }
+        if tooLarge { throw APIError.payloadTooLarge }
+        return data
+    }
+
+    private func serve(_ endpoint: Endpoint, request: HTTPRequest, body: Data) async throws -> HTTPResponse {
+        if let call = endpoint.agentCall {
+            if let fault = await controlPlane.admit(call) { return fault.response() }
+            try authorize(request)
+            let version = request.headers[HTTPHeader("X-LimaHost-Protocol")]?.trimmingCharacters(in: .whitespaces)
+            guard version == "1" else { throw APIError.badProtocol }
+        } else {
+            try authorize(request)
+        }
+
+        switch endpoint {
+        case .register(let agentId):
+            let registration = try decode(Registration.self, from: body, what: "registration")
+            return .json(await controlPlane.register(agentId: agentId, registration: registration))
+        case .claim(let agentId):
+            let claim = try decode(ClaimRequest.self, from: body, what: "claim request")
+            return .json(try await controlPlane.claim(agentId: agentId, request: claim))
+        case .report(let agentId):
+            let report = try decode(Report.self, from: body, what: "report")
+            guard request.headers[HTTPHeader("Idempotency-Key")] == report.batchId else {
+                throw APIError.badRequest("the Idempotency-Key header must be present and equal batchId")
+            }
+            return .json(try await controlPlane.report(agentId: agentId, report: report))
+        case .enqueueJobs:
+            let ids = try await controlPlane.enqueue(try jobObjects(from: body))
+            return .json(["ids": ids])
+        case .listJobs:
+            return .json(["jobs": await controlPlane.jobViews()])
+        case .job(let id):
+            return .json(try await controlPlane.jobView(id))
+        case .cancelJob(let id):
+            return .json(try await controlPlane.cancel(jobId: id))
+        case .redeliverJob(let id):
+            var sameAttempt = false
+            if !body.isEmpty {
+                let options = try decode(Models.JSONValue.self, from: body, what: "redeliver options")
+                sameAttempt = options["sameAttempt"] == .bool(true)
+            }
+            return .json(try await controlPlane.redeliver(jobId: id, sameAttempt: sameAttempt))
+        case .waitForJobs:
+            let timeoutMs = min(max(Int(request.query["timeoutMs"] ?? "") ?? 30_000, 0), Self.maxAdminWaitMs)
+            let (done, jobs) = await controlPlane.waitUntilAllFinished(timeoutMs: timeoutMs)
+            return .json(Models.JSONValue.object(["done": .bool(done), "jobs": .array(jobs)]))
+        case .stats:
+            return .json(await controlPlane.stats())
+        case .logs:
+            return .json(["logs": await controlPlane.logChunks(jobId: request.query["jobId"])])
+        case .forgetAgent(let id):
+            try await controlPlane.forget(agentId: id)
+            return .json(["forgotten": id])
+        case .addFault:
+            let rule = try decode(FaultRule.self, from: body, what: "fault")
+            if let problem = rule.problem { throw APIError.badRequest("bad fault: \(problem)") }
+            return .json(["queued": await controlPlane.addFault(rule)])
+        case .clearFaults:
+            await controlPlane.clearFaults()
+            return .json(["queued": 0])
+        }
+    }
+
+    private func authorize(_ request: HTTPRequest) throws {
+        guard let value = request.headers[.authorization] else { throw APIError.unauthorized }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+            parts[1].trimmingCharacters(in: .whitespaces) == apiKey
+        else { throw APIError.unauthorized }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from body: Data, what: String) throws -> T {
+        do {
+            return try WireJSON.decoder().decode(type, from: body)
+        } catch {
+            throw APIError.malformedBody(error, what: what)
+        }
+    }
+
+    /// `POST /admin/jobs` takes one job object or an array of them; nothing else is checked.
+    private func jobObjects(from body: Data) throws -> [[String: Models.JSONValue]] {
+        switch try decode(Models.JSONValue.self, from: body, what: "job list") {
+        case .object(let object):
+            return [object]
+        case .array(let entries):
+            return try entries.enumerated().map { index, entry in
+                guard let object = entry.objectValue else {
+                    throw APIError.badRequest("entry \(index) is \(entry.kindName), not a job object")
+                }
+                return object
+            }
+        case let other:
+            throw APIError.badRequest("expected a job object or an array of them, got \(other.kindName)")
+        }
+    }
+}
