@@ -58,6 +58,7 @@ public struct SubprocessRunner: CommandRunner {
         let executable = Executable.path(FilePath(executablePath))
         let arguments = Arguments(argumentList)
         let clock = self.clock
+        let leader = PIDBox()
 
         let (termination, stopped): (CommandOutcome.Termination?, Bool) = await withTaskGroup(of: Race.self) { group in
             group.addTask {
@@ -67,6 +68,7 @@ public struct SubprocessRunner: CommandRunner {
                         workingDirectory: workingDirectory, platformOptions: platformOptions, input: .none,
                         output: .sequence, error: .sequence
                     ) { execution in
+                        leader.set(execution.processIdentifier.value)
                         await withTaskGroup(of: Void.self) { readers in
                             readers.addTask { await Self.drain(execution.standardOutput, into: stdout) }
                             readers.addTask { await Self.drain(execution.standardError, into: stderr) }
@@ -102,6 +104,12 @@ public struct SubprocessRunner: CommandRunner {
             return (nil, true)
         }
 
+        if stopped {
+            // swift-subprocess ends its teardown as soon as the direct child exits, so
+            // group members that ignore SIGTERM would survive: give them the grace
+            // period, then SIGKILL whatever is left of the group.
+            await Self.killGroup(leader.value, grace: spec.killGrace, clock: clock)
+        }
         let cancelled = Task.isCancelled
         var outcome = CommandOutcome(
             termination: .signaled(SIGKILL), stdout: stdout.data, stderr: stderr.data,
@@ -112,6 +120,17 @@ public struct SubprocessRunner: CommandRunner {
             outcome.timedOut = !cancelled
         }
         return outcome
+    }
+
+    private static func killGroup(_ group: pid_t, grace: Duration, clock: any Clock<Duration>) async {
+        guard group > 1 else { return }
+        let deadline = ContinuousClock.now.advanced(by: grace)
+        while kill(-group, 0) == 0 && ContinuousClock.now < deadline {
+            // Not cancellable on purpose: the kill below must happen.
+            try? await Task.sleep(for: .milliseconds(50))
+            if Task.isCancelled { break }
+        }
+        _ = kill(-group, SIGKILL)
     }
 
     private static func drain(_ sequence: SubprocessOutputSequence, into collector: OutputCollector) async {

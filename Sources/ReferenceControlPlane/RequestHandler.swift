@@ -18,7 +18,8 @@ struct RequestHandler: HTTPHandler {
         let response = await respond(to: request)
         if verbose {
             let ms = Int(Date().timeIntervalSince(started) * 1000)
-            let line = "limahost-refcp: \(request.method.rawValue) \(request.target.rawValue) -> "
+            let line =
+                "limahost-refcp: \(request.method.rawValue) \(request.target.rawValue) -> "
                 + "\(response.statusCode.code) (\(ms) ms)\n"
             FileHandle.standardError.write(Data(line.utf8))
         }

@@ -150,7 +150,8 @@ Task {
             fail("cannot write --port-file \(portFile): \(error)", code: 1)
         }
     }
-    let line = "limahost-refcp listening on \(options.baseURL(port: port)) "
+    let line =
+        "limahost-refcp listening on \(options.baseURL(port: port)) "
         + "(reference control plane: development and tests only)\n"
     FileHandle.standardOutput.write(Data(line.utf8))
 }
