@@ -106,8 +106,10 @@ public struct Reporter: Service {
                 if error.kind == .unknownAgent { await registrar.forget() }
                 lastError = error
                 failures += 1
-                if failures >= flushAttempts || Task.isCancelled { break }
-                try? await clock.sleep(for: backoff.delay(for: error))
+                // A refused key will not be accepted on a retry: stop now rather than
+                // wait out the long back-off of §2.
+                if failures >= flushAttempts || error.kind == .refused || Task.isCancelled { break }
+                try? await clock.sleep(for: backoff.nextDelay())
             }
         } while await book.pendingResultCount > 0
         let left = await book.pendingResultCount
