@@ -5,6 +5,12 @@ import Foundation
 enum Quoting {
     /// Go `strconv.Quote` (`%q`).
     static func goQuote(_ s: String) -> String {
+        quoted(s) { $0.value < 0x20 || $0.value == 0x7f ? String(format: "\\x%02x", $0.value) : nil }
+    }
+
+    /// A double-quoted string with the escapes Go's `%q` and encoding/json share;
+    /// `escapeOther` says how each of them escapes the rest (nil: as is).
+    private static func quoted(_ s: String, escapeOther: (Unicode.Scalar) -> String?) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -14,11 +20,7 @@ enum Quoting {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 || u.value == 0x7f {
-                    out += String(format: "\\x%02x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+                if let escape = escapeOther(u) { out += escape } else { out.unicodeScalars.append(u) }
             }
         }
         return out + "\""
@@ -42,22 +44,14 @@ enum Quoting {
 
     /// A JSON string as Go's encoding/json writes it (`html` also escapes `<`, `>` and `&`).
     static func json(_ s: String, html: Bool = true) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
+        quoted(s) { u in
+            let escape = String(format: "\\u%04x", u.value)
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&":
-                if html { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            case "\u{2028}", "\u{2029}": out += String(format: "\\u%04x", u.value)
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            case "<", ">", "&": return html ? escape : nil
+            case "\u{2028}", "\u{2029}": return escape
+            default: return u.value < 0x20 ? escape : nil
             }
         }
-        return out + "\""
     }
 
     /// `shellescape.Quote` (al.essio.dev/pkg/shellescape v1.6.0).

@@ -60,22 +60,11 @@ public actor JobBook {
         for decoding in decodings {
             switch decoding {
             case .invalid(let rejection):
-                guard let result = JobResult.rejected(rejection, at: now) else { continue }
-                if entries[result.ref] != nil { continue }
-                if let accepted = recentlyAccepted[result.ref] {
-                    resend(accepted)
-                    continue
-                }
-                entries[result.ref] = Entry(ref: result.ref, vmName: nil, phase: .finished, result: result)
-                order.append(result.ref)
-                outbox.append(result.ref)
+                guard let result = JobResult.rejected(rejection, at: now), !isDuplicate(result.ref) else { continue }
+                holdFinished(result)
                 statusCounts[.rejected, default: 0] += 1
             case .valid(let job):
-                if entries[job.ref] != nil { continue }
-                if let accepted = recentlyAccepted[job.ref] {
-                    resend(accepted)
-                    continue
-                }
+                if isDuplicate(job.ref) { continue }
                 entries[job.ref] = Entry(
                     ref: job.ref, vmName: job.parameters.vmName, phase: .waiting, leaseExpiresAt: job.leaseExpiresAt)
                 order.append(job.ref)
@@ -87,7 +76,17 @@ public actor JobBook {
         return toRun
     }
 
-    private func resend(_ result: JobResult) {
+    /// Whether (id, attempt) is already held, or was accepted recently; an accepted
+    /// one's stored result is held again, so the control plane hears it once more.
+    private func isDuplicate(_ ref: JobRef) -> Bool {
+        if entries[ref] != nil { return true }
+        guard let accepted = recentlyAccepted[ref] else { return false }
+        holdFinished(accepted)
+        return true
+    }
+
+    /// Holds a result that needs no run: it waits in the outbox for an `accepted`.
+    private func holdFinished(_ result: JobResult) {
         entries[result.ref] = Entry(ref: result.ref, vmName: nil, phase: .finished, result: result)
         order.append(result.ref)
         outbox.append(result.ref)

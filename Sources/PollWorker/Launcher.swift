@@ -35,15 +35,17 @@ public struct Launcher: Sendable {
     public func run(_ request: LaunchRequest) async -> ExitStatus {
         let result = loader.load(request.sources)
         let hostProblems = hostChecks.problems(result.config)
-        let redactor = LogSink(logFile: nil, journald: false)
-        if let key = result.config.controlPlaneApiKey { redactor.redact(key.exposedValue) }
+        var redactor = Redactor()
+        if let key = result.config.controlPlaneApiKey {
+            redactor.add(key.exposedValue, minimumLength: Redactor.logMinimumLength)
+        }
         if request.checkConfig {
-            writeOut(redactor.redacted(EffectiveConfigReport.render(result, hostProblems: hostProblems)))
+            writeOut(redactor.apply(EffectiveConfigReport.render(result, hostProblems: hostProblems)))
             return result.errors.isEmpty ? .ok : .configuration
         }
         let blocking = (result.problems + hostProblems).filter { $0.severity != .warning }
         for problem in result.problems + hostProblems {
-            writeErr(redactor.redacted("limahost-agent: \(problem.severity.rawValue): \(problem)\n"))
+            writeErr(redactor.apply("limahost-agent: \(problem.severity.rawValue): \(problem)\n"))
         }
         guard blocking.isEmpty else {
             writeErr("limahost-agent: the configuration has \(blocking.count) problem(s); not starting\n")

@@ -82,10 +82,11 @@ public struct Limactl: Sendable {
         let lower = message.lowercased()
         if lower.contains("must not run as the root user") { return .limactlUnavailable }
         if lower.contains("already exists") { return .vmExists }
-        if lower.contains("does not exist")
-            || lower.contains("no such file or directory") && lower.contains("lima.yaml")
-            || lower.contains("unmatched instances") || lower.contains("not found") && lower.contains("instance")
-        {
+        let missingInstance =
+            lower.contains("does not exist") || lower.contains("unmatched instances")
+            || (lower.contains("no such file or directory") && lower.contains("lima.yaml"))
+            || (lower.contains("not found") && lower.contains("instance"))
+        if missingInstance {
             return .vmNotFound
         }
         return .limactlFailed

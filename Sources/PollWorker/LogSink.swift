@@ -10,7 +10,7 @@ import Synchronization
 public final class LogSink: Sendable {
     private struct State {
         var file: FileHandle?
-        var secrets: [String] = []
+        var redactor = Redactor()
     }
 
     private let state: Mutex<State>
@@ -31,17 +31,11 @@ public final class LogSink: Sendable {
 
     /// Values that must never appear in a line (the API key); they become `[REDACTED]`.
     public func redact(_ secret: String) {
-        guard secret.count >= 4 else { return }
-        state.withLock { $0.secrets.append(secret) }
+        state.withLock { $0.redactor.add(secret, minimumLength: Redactor.logMinimumLength) }
     }
 
     public func redacted(_ text: String) -> String {
-        let secrets = state.withLock { $0.secrets }
-        var result = text
-        for secret in secrets where result.contains(secret) {
-            result = result.replacingOccurrences(of: secret, with: Secret.marker)
-        }
-        return result
+        state.withLock { $0.redactor }.apply(text)
     }
 
     /// Writes one event: `stderrLine` to stderr, `fileLine` to the log file.

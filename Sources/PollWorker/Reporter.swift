@@ -41,11 +41,9 @@ public struct Reporter: Service {
     }
 
     public func run() async throws {
-        let shutdown = RunMode(drain: false)
         await withGracefulShutdownHandler {
-            await loop(until: shutdown)
+            await loop()
         } onGracefulShutdown: { [bell] in
-            shutdown.beginStopping()
             bell.ring()
         }
         try await flush()
@@ -62,25 +60,24 @@ public struct Reporter: Service {
         return delay
     }
 
-    private func loop(until shutdown: RunMode) async {
+    private func loop() async {
         var backoff = Backoff()
-        var lastSent = clock.now
-        var first = true
-        while !shutdown.isStopping && !Task.isCancelled {
+        // Due at once: the first heartbeat goes out as soon as the agent is registered.
+        var lastSent = clock.now.advanced(by: .seconds(-86_400))
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let due = lastSent.advanced(by: await heartbeatDelay())
-            if await book.pendingResultCount == 0 && !first {
+            if await book.pendingResultCount == 0 {
                 let wait = clock.now.duration(to: due)
                 if wait > .zero { await bell.wait(timeout: wait, clock: clock) }
-                if shutdown.isStopping || Task.isCancelled { return }
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
             }
             let pending = await book.pendingResultCount
-            if pending == 0 && clock.now < due && !first { continue }
+            if pending == 0 && clock.now < due { continue }
             if pending > 0 { try? await clock.sleep(for: linger) }
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
                 try await send(state: mode.drain || mode.isStopping ? .draining : .running)
                 backoff.reset()
-                first = false
                 lastSent = clock.now
             } catch {
                 if error.kind == .cancelled { return }

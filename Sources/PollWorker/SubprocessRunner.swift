@@ -108,7 +108,7 @@ public struct SubprocessRunner: CommandRunner {
             // swift-subprocess ends its teardown as soon as the direct child exits, so
             // group members that ignore SIGTERM would survive: give them the grace
             // period, then SIGKILL whatever is left of the group.
-            await Self.killGroup(leader.value, grace: spec.killGrace, clock: clock)
+            await Self.killGroup(leader.value, grace: spec.killGrace)
         }
         let cancelled = Task.isCancelled
         var outcome = CommandOutcome(
@@ -122,7 +122,7 @@ public struct SubprocessRunner: CommandRunner {
         return outcome
     }
 
-    private static func killGroup(_ group: pid_t, grace: Duration, clock: any Clock<Duration>) async {
+    private static func killGroup(_ group: pid_t, grace: Duration) async {
         guard group > 1 else { return }
         let deadline = ContinuousClock.now.advanced(by: grace)
         while kill(-group, 0) == 0 && ContinuousClock.now < deadline {

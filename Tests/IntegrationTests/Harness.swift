@@ -113,3 +113,14 @@ final class Workspace: @unchecked Sendable {
         try? FileManager.default.removeItem(at: root)
     }
 }
+
+extension Harness {
+    /// A scratch workspace and a reference control plane for one test, torn down after it.
+    static func withControlPlane(_ body: (Workspace, ReferenceServer) async throws -> Void) async throws {
+        let workspace = try Workspace()
+        defer { workspace.tearDown() }
+        let server = try await ReferenceServer(workspace: workspace)
+        defer { server.stop() }
+        try await body(workspace, server)
+    }
+}
