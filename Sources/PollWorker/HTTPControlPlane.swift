@@ -119,6 +119,7 @@ public final class HTTPControlPlane: ControlPlane {
                 RetryAfter.parse($0, now: Date())
             }
             return ControlPlaneError(.throttled(retryAfter: retryAfter), status: status, message: message)
+        case 408: return ControlPlaneError(.transient, status: status, message: message)
         case 400..<500: return ControlPlaneError(.badRequest, status: status, message: message)
         default: return ControlPlaneError(.transient, status: status, message: message)
         }

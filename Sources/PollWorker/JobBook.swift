@@ -131,8 +131,9 @@ public actor JobBook {
         let done = outbox.filter { ids.contains($0.jobId) }
         for ref in done {
             if let result = entries[ref]?.result {
-                recentlyAccepted[ref] = result
-                recentOrder.append(ref)
+                // Listed once, however often it is accepted, so trimming the list
+                // never forgets a result that was accepted again recently.
+                if recentlyAccepted.updateValue(result, forKey: ref) == nil { recentOrder.append(ref) }
             }
             entries[ref] = nil
         }

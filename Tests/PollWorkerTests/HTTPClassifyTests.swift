@@ -75,7 +75,7 @@ struct HTTPClassifyTests {
         #expect(try classify(422).kind == .badRequest)
     }
 
-    @Test("500 and other 5xx are transient", arguments: [500, 502, 504])
+    @Test("500, other 5xx and 408 (request timeout) are transient", arguments: [500, 502, 504, 408])
     func transient(status: Int) throws {
         #expect(try classify(status).kind == .transient)
     }

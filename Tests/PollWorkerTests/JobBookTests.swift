@@ -294,3 +294,26 @@ struct JobBookOrderTests {
         #expect(await book.earliestLease == nil)
     }
 }
+
+@Suite("JobBook: the memory of accepted results")
+struct JobBookRecentTests {
+    @Test("A result accepted twice is remembered as recently as its last acceptance")
+    func reacceptedResultIsNotForgottenEarly() async {
+        let book = JobBook(maxConcurrent: 2000, bells: [])
+        let job = makeJob("job-a", vm: nil)
+        _ = await book.admit([.valid(job)], now: fixedNow)
+        await book.finish(makeResult(job))
+        await book.accepted(["job-a"])
+        // Delivered again: the stored result goes out again and is accepted again.
+        #expect(await book.admit([.valid(job)], now: fixedNow).isEmpty)
+        await book.accepted(["job-a"])
+        // 1023 more acceptances fit in the memory of 1024 beside job-a.
+        for index in 0..<1023 {
+            let other = makeJob("job-\(index)", vm: nil)
+            _ = await book.admit([.valid(other)], now: fixedNow)
+            await book.finish(makeResult(other))
+            await book.accepted([other.id])
+        }
+        #expect(await book.admit([.valid(job)], now: fixedNow).isEmpty, "job-a must not run again")
+    }
+}
