@@ -34,6 +34,12 @@ struct APIError: Error, Sendable {
         status: 401, code: "unauthorized", message: "missing or wrong Authorization: Bearer key")
     static let badProtocol = APIError(
         status: 400, code: "bad_protocol", message: "X-LimaHost-Protocol: 1 is required")
+    /// Answers what would change the state once it is saved for shutdown (`--state-file`):
+    /// the agent waits and retries, by then against the next run.
+    static let shuttingDown = APIError(
+        status: 503, code: "shutting_down",
+        message: "the control plane is shutting down and has saved its state; retry later",
+        headers: [HTTPHeader("Retry-After"): "1"])
     static let payloadTooLarge = APIError(
         status: 413, code: "payload_too_large",
         message: "the body is larger than \(RequestHandler.maxBodyBytes) bytes")

@@ -1,7 +1,7 @@
 import Models
 
-/// What the reference control plane remembers about one agent.
-struct AgentRecord: Sendable {
+/// What the reference control plane remembers about one agent. Codable for `--state-file`.
+struct AgentRecord: Codable, Sendable {
     var registration: Registration
     var registrations = 0
     /// False once forgotten through the admin API: the agent's next claim or report gets 404.

@@ -6,6 +6,10 @@ import Models
 ///
 /// Waiting (long-poll claims, `/admin/wait`) suspends on continuations that every
 /// state change resumes; nothing polls.
+///
+/// With `--state-file`, the state is loaded at start (`init(restoring:)`) and saved by
+/// `shutDown(savingTo:)`; from then on it is frozen: whatever would change it is answered
+/// `503` (`APIError.shuttingDown`), so nothing is acknowledged that the file does not hold.
 actor ControlPlane {
     static let maxLogs = 10_000
     static let maxMetrics = 1_000
@@ -28,31 +32,68 @@ actor ControlPlane {
     private var batchReplies: [String: ReportReply] = [:]
     private var batchOrder: [String] = []
     private var faults: [FaultRule] = []
+    /// Applied faults per `FaultKind` name.
+    private var faultCounts: [String: Int] = [:]
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiterID = 0
     private var leaseTimer: Task<Void, Never>?
     /// Set on SIGTERM/SIGINT: every wait ends at once so open requests are answered.
     private(set) var isShuttingDown = false
+    /// Set once the state is saved for shutdown: nothing may change it any more.
+    private var isFrozen = false
 
-    init(leaseMs: Int, maxWaitMs: Int, registrationReply: RegistrationReply) {
+    /// A fresh control plane, or, given `state` (read from `--state-file`), the one that
+    /// saved it. Leases that ran out meanwhile are taken back by the lease timer.
+    init(
+        leaseMs: Int, maxWaitMs: Int, registrationReply: RegistrationReply, restoring state: ControlPlaneState? = nil
+    ) {
         self.leaseMs = leaseMs
         self.maxWaitMs = maxWaitMs
         self.registrationReply = registrationReply
+        if let state {
+            jobs = state.jobs
+            jobOrder = state.jobOrder
+            queue = state.queue
+            nextJobNumber = state.nextJobNumber
+            agents = state.agents
+            recordedRefs = Set(state.recordedRefs)
+            logs = state.logs
+            metrics = state.metrics
+            counters = state.counters
+            requestCounts = state.requestCounts
+            faultCounts = state.faultCounts
+            batchReplies = state.batchReplies
+            batchOrder = state.batchOrder
+            faults = state.faults
+        }
     }
 
     // MARK: - Agent API
 
-    /// Counts an agent request and returns the fault to answer it with, if one is queued.
-    func admit(_ call: String) -> FaultRule? {
-        requestCounts[call, default: 0] += 1
-        guard let index = faults.firstIndex(where: { $0.matches(call) }) else { return nil }
-        let fault = faults[index]
-        faults[index].count -= 1
-        if faults[index].count <= 0 { faults.remove(at: index) }
-        return fault
+    /// Counts an agent request and returns the fault to apply to it: the first rule that
+    /// matches `probe` and wins its draw (`fraction`), its `count` then decremented.
+    /// Nothing once the state is frozen (the request then gets a 503).
+    func admit(_ probe: FaultProbe) -> FaultRule? {
+        guard !isFrozen else { return nil }
+        requestCounts[probe.call, default: 0] += 1
+        for index in faults.indices where faults[index].matches(probe) {
+            guard Double.random(in: 0..<1) < faults[index].fraction else { continue }
+            faults[index].count -= 1
+            faults[index].applied += 1
+            faultCounts[faults[index].kind.rawValue, default: 0] += 1
+            return faults[index]
+        }
+        return nil
     }
 
-    func register(agentId: String, registration: Registration) -> RegistrationReply {
+    /// Whether a fault rule with faults left has a `jobId` condition, so report bodies
+    /// must be searched for result job ids (`FaultProbe`).
+    func faultsInspectResults() -> Bool {
+        faults.contains { $0.count > 0 && $0.jobId != nil }
+    }
+
+    func register(agentId: String, registration: Registration) throws -> RegistrationReply {
+        try ensureWritable()
         var agent = agents[agentId] ?? AgentRecord(registration: registration)
         agent.registration = registration
         agent.registrations += 1
@@ -62,6 +103,7 @@ actor ControlPlane {
     }
 
     func claim(agentId: String, request: ClaimRequest) async throws -> ClaimReply {
+        try ensureWritable()
         guard agents[agentId]?.known == true else { throw APIError.unknownAgent(agentId) }
         guard request.capacity >= 1 else { throw APIError.badRequest("capacity must be 1 or more") }
         agents[agentId]?.draining = request.draining
@@ -73,7 +115,8 @@ actor ControlPlane {
             let deadline = Date().addingTimeInterval(Double(wait) / 1000)
             while handedOut.isEmpty, Date() < deadline, !isShuttingDown, !Task.isCancelled {
                 await waitForChange(until: deadline)
-                guard agents[agentId]?.known == true else { break }
+                // Woken by shutdown: answer empty, leasing nothing the saved state does not know.
+                guard !isShuttingDown, agents[agentId]?.known == true else { break }
                 handedOut = handOut(to: agentId, capacity: request.capacity)
             }
         }
@@ -81,6 +124,7 @@ actor ControlPlane {
     }
 
     func report(agentId: String, report: Report) throws -> ReportReply {
+        try ensureWritable()
         guard agents[agentId]?.known == true else { throw APIError.unknownAgent(agentId) }
         let batchKey = agentId + "\n" + report.batchId
         if let previous = batchReplies[batchKey] { return previous }
@@ -132,6 +176,7 @@ actor ControlPlane {
     // MARK: - Admin API
 
     func enqueue(_ objects: [[String: JSONValue]]) throws -> [String] {
+        try ensureWritable()
         var accepted: [(id: String, raw: [String: JSONValue])] = []
         var seen: Set<String> = []
         for var object in objects {
@@ -167,6 +212,7 @@ actor ControlPlane {
     }
 
     func cancel(jobId: String) throws -> JSONValue {
+        try ensureWritable()
         guard var job = jobs[jobId] else { throw APIError.notFound("no job \(jobId)") }
         switch job.state {
         case .queued:
@@ -191,6 +237,7 @@ actor ControlPlane {
     }
 
     func redeliver(jobId: String, sameAttempt: Bool) throws -> JSONValue {
+        try ensureWritable()
         guard var job = jobs[jobId] else { throw APIError.notFound("no job \(jobId)") }
         let wasQueued = job.state == .queued
         job.requeue(attempt: sameAttempt ? job.attempt : job.attempt + 1)
@@ -209,8 +256,13 @@ actor ControlPlane {
         return (allFinished, jobViews())
     }
 
+    /// `GET /admin/stats`; `faults` counts the faults applied per kind.
     func stats() -> JSONValue {
-        .object([
+        var faultsApplied: [String: JSONValue] = [:]
+        for kind in FaultKind.allCases {
+            faultsApplied[kind.rawValue] = .int(Int64(faultCounts[kind.rawValue, default: 0]))
+        }
+        return .object([
             "requests": .object(requestCounts.mapValues { .int(Int64($0)) }),
             "agents": .object(agents.mapValues { $0.view() }),
             "results": .int(Int64(counters["results", default: 0])),
@@ -219,6 +271,7 @@ actor ControlPlane {
             "metrics": .int(Int64(counters["metrics", default: 0])),
             "batches": .int(Int64(counters["batches", default: 0])),
             "queued": .int(Int64(queue.count)),
+            "faults": .object(faultsApplied),
         ])
     }
 
@@ -228,24 +281,46 @@ actor ControlPlane {
     }
 
     func forget(agentId: String) throws {
+        try ensureWritable()
         guard agents[agentId] != nil else { throw APIError.notFound("no agent \(agentId)") }
         agents[agentId]?.known = false
         notifyAll()
     }
 
-    /// Queues a fault rule and returns how many faulted answers are now pending.
-    func addFault(_ rule: FaultRule) -> Int {
+    /// Queues a fault rule after the others and returns how many faults are now pending.
+    func addFault(_ rule: FaultRule) throws -> Int {
+        try ensureWritable()
         faults.append(rule)
-        return faults.reduce(0) { $0 + $1.count }
+        return pendingFaults
     }
 
-    func clearFaults() { faults.removeAll() }
+    /// Every fault rule in the order added (used-up ones too) and the pending total.
+    func faultRules() -> (rules: [FaultRule], pending: Int) {
+        (faults, pendingFaults)
+    }
 
-    /// Ends every wait now and from now on, and stops the lease timer.
-    func shutDown() {
+    /// Removes every fault rule; the applied totals of `stats` stay.
+    /// Removes every fault rule, or only those answering `status`.
+    func clearFaults(status: Int? = nil) throws {
+        try ensureWritable()
+        if let status {
+            faults.removeAll { $0.status == status }
+        } else {
+            faults.removeAll()
+        }
+    }
+
+    /// Ends every wait now and from now on, and stops the lease timer. Given `statePath`,
+    /// also saves the whole state there (atomically) and freezes it, in this one actor
+    /// turn: the woken waiters run only afterwards and find it frozen. The state is frozen
+    /// even when the write fails.
+    func shutDown(savingTo statePath: String? = nil) throws {
         isShuttingDown = true
         leaseTimer?.cancel()
         notifyAll()
+        guard let statePath else { return }
+        isFrozen = true
+        try snapshot().write(to: statePath)
     }
 
     // MARK: - Leases
@@ -263,8 +338,9 @@ actor ControlPlane {
     }
 
     /// Puts every leased, unfinished job whose lease has passed back at the front of
-    /// the queue with the next attempt number.
+    /// the queue with the next attempt number. Not once the state is frozen.
     func expireLeases() {
+        guard !isFrozen else { return }
         let now = Date()
         var expired: [String] = []
         for id in jobOrder {
@@ -282,6 +358,22 @@ actor ControlPlane {
     // MARK: - Internals
 
     private var allFinished: Bool { jobs.values.allSatisfy { $0.state == .finished } }
+
+    private var pendingFaults: Int { faults.reduce(0) { $0 + $1.count } }
+
+    private func ensureWritable() throws {
+        if isFrozen { throw APIError.shuttingDown }
+    }
+
+    /// The whole state, for `--state-file`.
+    private func snapshot() -> ControlPlaneState {
+        ControlPlaneState(
+            savedAt: Date(), jobs: jobs, jobOrder: jobOrder, queue: queue, nextJobNumber: nextJobNumber,
+            agents: agents,
+            recordedRefs: recordedRefs.sorted { ($0.jobId, $0.attempt) < ($1.jobId, $1.attempt) },
+            logs: logs, metrics: metrics, counters: counters, requestCounts: requestCounts,
+            faultCounts: faultCounts, batchReplies: batchReplies, batchOrder: batchOrder, faults: faults)
+    }
 
     private func leaseExpiry() -> Date {
         let nowMs = (Date().timeIntervalSince1970 * 1000).rounded(.down)

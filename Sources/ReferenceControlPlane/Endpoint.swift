@@ -14,6 +14,7 @@ enum Endpoint: Sendable, Equatable {
     case logs
     case forgetAgent(id: String)
     case addFault
+    case listFaults
     case clearFaults
 
     enum Resolution: Sendable, Equatable {
@@ -47,7 +48,7 @@ enum Endpoint: Sendable, Equatable {
             case "wait": return ["GET": .waitForJobs]
             case "stats": return ["GET": .stats]
             case "logs": return ["GET": .logs]
-            case "faults": return ["POST": .addFault, "DELETE": .clearFaults]
+            case "faults": return ["GET": .listFaults, "POST": .addFault, "DELETE": .clearFaults]
             default: return [:]
             }
         case 3 where s[0] == "admin" && s[1] == "jobs":

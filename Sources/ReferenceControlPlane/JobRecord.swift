@@ -2,9 +2,9 @@ import Foundation
 import Models
 
 /// One job as the reference control plane tracks it. The job itself stays raw JSON,
-/// never validated: tests enqueue malformed jobs on purpose.
-struct JobRecord: Sendable {
-    enum State: String, Sendable { case queued, leased, finished }
+/// never validated: tests enqueue malformed jobs on purpose. Codable for `--state-file`.
+struct JobRecord: Codable, Sendable {
+    enum State: String, Codable, Sendable { case queued, leased, finished }
 
     let id: String
     /// The job object as enqueued, with `attempt` and `leaseExpiresAt` as last handed out.
@@ -66,7 +66,9 @@ struct JobRecord: Sendable {
 
     func isLeased(to agent: String) -> Bool { state == .leased && agentId == agent }
 
-    /// The JOBSTATE object of the admin API.
+    /// The JOBSTATE object of the admin API. `resultCount` counts every copy received,
+    /// duplicates included; `recordedResults` counts the distinct (jobId, attempt) results
+    /// recorded, which `results` lists in arrival order; `result` is `shownResult`.
     func view() -> JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(id),
@@ -74,6 +76,8 @@ struct JobRecord: Sendable {
             "attempt": .int(Int64(attempt)),
             "deliveries": .int(Int64(deliveries)),
             "resultCount": .int(Int64(resultCount)),
+            "recordedResults": .int(Int64(results.count)),
+            "results": .array(results.compactMap { try? JSONValue(encoding: $0) }),
             "job": .object(raw),
             "cancelRequested": .bool(cancelRequested),
         ]

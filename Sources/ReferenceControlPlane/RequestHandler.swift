@@ -4,6 +4,11 @@ import Models
 
 /// Serves every request: size limit, routing, faults, authentication, the protocol
 /// header, body decoding, then the `ControlPlane` call and its JSON reply.
+///
+/// An agent request meets the fault rules once its body is read (their conditions look
+/// at it) and before anything else: `status`, `reset` and `garbage` answer it there,
+/// unauthenticated and unprocessed; `slow` and `lostReply` let it be processed as usual
+/// (authentication included), before and after which they do their part.
 struct RequestHandler: HTTPHandler {
     static let maxBodyBytes = 8 * 1024 * 1024
     static let maxDrainBytes = 256 * 1024 * 1024
@@ -15,35 +20,94 @@ struct RequestHandler: HTTPHandler {
 
     func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
         let started = Date()
-        let response = await respond(to: request)
+        let (response, fault) = await respond(to: request)
         if verbose {
             let ms = Int(Date().timeIntervalSince(started) * 1000)
+            var outcome = String(response.statusCode.code)
+            if let fault {
+                let what = fault == .reset || fault == .lostReply ? "connection cut" : outcome
+                outcome = what + " [fault: " + fault.rawValue + "]"
+            }
             let line =
                 "limahost-refcp: \(request.method.rawValue) \(request.target.rawValue) -> "
-                + "\(response.statusCode.code) (\(ms) ms)\n"
+                + "\(outcome) (\(ms) ms)\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
         return response
     }
 
-    private func respond(to request: HTTPRequest) async -> HTTPResponse {
+    /// The response, and the kind of the fault applied to the request, if any.
+    private func respond(to request: HTTPRequest) async -> (response: HTTPResponse, fault: FaultKind?) {
+        let body: Data
+        let endpoint: Endpoint
         do {
-            let body = try await readBody(of: request)
-            let segments = request.target.path().split(separator: "/").map {
-                $0.removingPercentEncoding ?? String($0)
-            }
-            switch Endpoint.resolve(method: request.method.rawValue, segments: segments) {
-            case .notFound:
-                throw APIError.notFound("no such endpoint: \(request.method.rawValue) \(request.target.path())")
-            case .methodNotAllowed(let allowed):
-                throw APIError.methodNotAllowed(allowed)
-            case .found(let endpoint):
-                return try await serve(endpoint, request: request, body: body)
-            }
-        } catch let error as APIError {
-            return error.response()
+            body = try await readBody(of: request)
+            endpoint = try route(request)
         } catch {
-            return APIError(status: 500, code: "internal", message: "\(error)").response()
+            return (Self.errorResponse(error), nil)
+        }
+        guard let call = endpoint.agentCall else {
+            return (await answerAdmin(endpoint, request: request, body: body), nil)
+        }
+        var inspectResults = false
+        if call == "report" { inspectResults = await controlPlane.faultsInspectResults() }
+        let probe = FaultProbe(call: call, body: body, inspectResults: inspectResults)
+        guard let fault = await controlPlane.admit(probe) else {
+            return (await answerAgent(endpoint, request: request, body: body), nil)
+        }
+        switch fault.kind {
+        case .status:
+            return (fault.statusResponse(), fault.kind)
+        case .reset:
+            return (SeveredReply.response(to: request), fault.kind)
+        case .garbage:
+            return (FaultRule.garbageResponse(), fault.kind)
+        case .slow:
+            try? await Task.sleep(for: .milliseconds(fault.delayMs ?? 0))
+            return (await answerAgent(endpoint, request: request, body: body), fault.kind)
+        case .lostReply:
+            _ = await answerAgent(endpoint, request: request, body: body)
+            return (SeveredReply.response(to: request), fault.kind)
+        }
+    }
+
+    private func route(_ request: HTTPRequest) throws -> Endpoint {
+        let segments = request.target.path().split(separator: "/").map {
+            $0.removingPercentEncoding ?? String($0)
+        }
+        switch Endpoint.resolve(method: request.method.rawValue, segments: segments) {
+        case .notFound:
+            throw APIError.notFound("no such endpoint: \(request.method.rawValue) \(request.target.path())")
+        case .methodNotAllowed(let allowed):
+            throw APIError.methodNotAllowed(allowed)
+        case .found(let endpoint):
+            return endpoint
+        }
+    }
+
+    private static func errorResponse(_ error: any Error) -> HTTPResponse {
+        if let error = error as? APIError { return error.response() }
+        return APIError(status: 500, code: "internal", message: "\(error)").response()
+    }
+
+    /// An agent request, past the faults: authentication, the protocol header, then `serve`.
+    private func answerAgent(_ endpoint: Endpoint, request: HTTPRequest, body: Data) async -> HTTPResponse {
+        do {
+            try authorize(request)
+            let version = request.headers[HTTPHeader("X-LimaHost-Protocol")]?.trimmingCharacters(in: .whitespaces)
+            guard version == "1" else { throw APIError.badProtocol }
+            return try await serve(endpoint, request: request, body: body)
+        } catch {
+            return Self.errorResponse(error)
+        }
+    }
+
+    private func answerAdmin(_ endpoint: Endpoint, request: HTTPRequest, body: Data) async -> HTTPResponse {
+        do {
+            try authorize(request)
+            return try await serve(endpoint, request: request, body: body)
+        } catch {
+            return Self.errorResponse(error)
         }
     }
 
@@ -71,20 +135,12 @@ struct RequestHandler: HTTPHandler {
         return data
     }
 
+    /// Decodes the body and calls the control plane; authentication is the caller's.
     private func serve(_ endpoint: Endpoint, request: HTTPRequest, body: Data) async throws -> HTTPResponse {
-        if let call = endpoint.agentCall {
-            if let fault = await controlPlane.admit(call) { return fault.response() }
-            try authorize(request)
-            let version = request.headers[HTTPHeader("X-LimaHost-Protocol")]?.trimmingCharacters(in: .whitespaces)
-            guard version == "1" else { throw APIError.badProtocol }
-        } else {
-            try authorize(request)
-        }
-
         switch endpoint {
         case .register(let agentId):
             let registration = try decode(Registration.self, from: body, what: "registration")
-            return .json(await controlPlane.register(agentId: agentId, registration: registration))
+            return .json(try await controlPlane.register(agentId: agentId, registration: registration))
         case .claim(let agentId):
             let claim = try decode(ClaimRequest.self, from: body, what: "claim request")
             return .json(try await controlPlane.claim(agentId: agentId, request: claim))
@@ -122,12 +178,21 @@ struct RequestHandler: HTTPHandler {
             try await controlPlane.forget(agentId: id)
             return .json(["forgotten": id])
         case .addFault:
-            let rule = try decode(FaultRule.self, from: body, what: "fault")
+            var rule = try decode(FaultRule.self, from: body, what: "fault")
             if let problem = rule.problem { throw APIError.badRequest("bad fault: \(problem)") }
-            return .json(["queued": await controlPlane.addFault(rule)])
+            rule.applied = 0
+            let queued = try await controlPlane.addFault(rule)
+            let added = try Models.JSONValue(encoding: rule)
+            return .json(Models.JSONValue.object(["queued": .int(Int64(queued)), "fault": added]))
+        case .listFaults:
+            let (rules, pending) = await controlPlane.faultRules()
+            let listed = try Models.JSONValue(encoding: rules)
+            return .json(Models.JSONValue.object(["faults": listed, "queued": .int(Int64(pending))]))
         case .clearFaults:
-            await controlPlane.clearFaults()
-            return .json(["queued": 0])
+            // `?status=N` removes only the rules answering N; without it, every rule goes.
+            let status = request.query["status"].flatMap { Int($0) }
+            try await controlPlane.clearFaults(status: status)
+            return .json(["queued": await controlPlane.faultRules().1])
         }
     }
 

@@ -8,6 +8,8 @@ struct ServerOptions: Sendable {
     var leaseMs = 60_000
     var maxWaitMs = 60_000
     var portFile: String?
+    /// `--state-file`: where the state is loaded from at start and saved to on SIGTERM/SIGINT.
+    var stateFile: String?
     var heartbeatMs: Int?
     var pollWaitMs: Int?
     var metricsMs: Int?

@@ -1,0 +1,4 @@
+/// Why `--state-file` could not be read or written, in words.
+struct StateFileError: Error, CustomStringConvertible {
+    var description: String
+}
