@@ -52,6 +52,12 @@ public struct AgentConfig: Sendable, Equatable {
     public var backupDir = "/var/lib/limahost-agent/backups"
     /// Bytes of stdout and of stderr kept per job; the rest is dropped and `outputTruncated` set.
     public var maxOutputBytes = 1_048_576
+    /// ms a graceful stop waits for running jobs before cancelling them.
+    public var drainTimeout = 600_000
+    /// ms `--drain` keeps retrying a control plane that fails every request before it exits 3.
+    public var drainRetryTimeout = 60_000
+    /// Bytes the outbox may hold; past it the oldest metrics, then logs, are dropped. Results never are.
+    public var outboxMaxBytes = 67_108_864
     public var security = Security()
     public var resourceLimits = ResourceLimits()
 

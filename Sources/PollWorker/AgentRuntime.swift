@@ -3,21 +3,27 @@ import Logging
 import Models
 import ServiceLifecycle
 
-/// Builds the agent's services from a checked configuration and runs them under
-/// one ServiceGroup, which owns the signals and the shutdown order: the poller
-/// stops claiming first, the runner finishes every claimed job, the reporter
-/// flushes last.
+/// Builds the agent's services from a checked configuration, recovers the state
+/// store, and runs the services under one ServiceGroup, which owns the signals
+/// and the shutdown order: the poller stops claiming first, the runner finishes
+/// every claimed job, the lease keeper stops watching, the reporter flushes, and
+/// the shutdown coordinator (which turns a second signal into a hard stop) goes last.
 public struct AgentRuntime: Sendable {
     let config: AgentConfig
     let controlPlane: any ControlPlane
     let limactl: Limactl
+    let store: StateStore
     let logger: Logger
     let drain: Bool
 
-    public init(config: AgentConfig, controlPlane: any ControlPlane, limactl: Limactl, logger: Logger, drain: Bool) {
+    public init(
+        config: AgentConfig, controlPlane: any ControlPlane, limactl: Limactl, store: StateStore, logger: Logger,
+        drain: Bool
+    ) {
         self.config = config
         self.controlPlane = controlPlane
         self.limactl = limactl
+        self.store = store
         self.logger = logger
         self.drain = drain
     }
@@ -44,43 +50,60 @@ public struct AgentRuntime: Sendable {
         let mode = RunMode(drain: drain)
         let pollerBell = Doorbell()
         let reporterBell = Doorbell()
-        let book = JobBook(maxConcurrent: config.maxConcurrentOperations, bells: [pollerBell, reporterBell])
+        let leaseBell = Doorbell()
+        let book = JobBook(
+            maxConcurrent: config.maxConcurrentOperations, store: store, bells: [pollerBell, reporterBell, leaseBell],
+            logger: logger)
+        let recovery: StoreRecovery
+        do throws(StoreError) {
+            recovery = try store.recover(now: Date())
+        } catch {
+            logger.error("cannot recover the state store", metadata: ["error": .string(error.message)])
+            return .configuration
+        }
+        Self.logRecovery(recovery, logger)
+        let resumed = await book.restore(recovery)
         let runtime = self
         let registrar = Registrar(
             controlPlane: controlPlane, registration: { await runtime.registration() }, logger: logger)
         let (work, workContinuation) = AsyncStream.makeStream(of: Job.self)
+        for job in resumed { workContinuation.yield(job) }
         let executor = JobExecutor(limactl: limactl, config: config, logger: logger)
+        let firstReport = Latch(open: recovery.pending.isEmpty)
 
         let poller = Poller(
             controlPlane: controlPlane, registrar: registrar, book: book, work: workContinuation, bell: pollerBell,
-            mode: mode, pollWait: config.pollWait, logger: logger)
+            mode: mode, pollWait: config.pollWait, logger: logger, firstReport: firstReport,
+            drainGiveUp: .milliseconds(config.drainRetryTimeout))
         let runner = JobRunner(work: work, book: book, executor: executor, logger: logger)
+        let leaseKeeper = LeaseKeeper(book: book, bell: leaseBell, logger: logger)
         let reporter = Reporter(
-            controlPlane: controlPlane, registrar: registrar, book: book, bell: reporterBell, mode: mode,
-            heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger)
+            controlPlane: controlPlane, registrar: registrar, book: book, store: store, bell: reporterBell, mode: mode,
+            heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger, firstReport: firstReport)
+        let coordinator = ShutdownCoordinator(
+            book: book, mode: mode, drainTimeout: .milliseconds(config.drainTimeout), logger: logger)
 
+        func entry(_ service: any Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
+            .init(
+                service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
+        }
         var groupConfig = ServiceGroupConfiguration(
             services: [
-                .init(
-                    service: reporter, successTerminationBehavior: .gracefullyShutdownGroup,
-                    failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reporter"),
-                .init(
-                    service: runner, successTerminationBehavior: .gracefullyShutdownGroup,
-                    failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "runner"),
-                .init(
-                    service: poller, successTerminationBehavior: .gracefullyShutdownGroup,
-                    failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "poller"),
+                entry(coordinator, "shutdown"), entry(reporter, "reporter"), entry(leaseKeeper, "leases"),
+                entry(runner, "runner"), entry(poller, "poller"),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        // A job longer than this would outlive a stop request; past it, cancel everything.
-        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.security.maxCommandTimeout + 60_000)
+        // A backstop only: the drain budget, the cleanup after a hard stop and the
+        // bounded final flush all fit well inside it. Past it, the group is cancelled.
+        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeout + 180_000)
         let group = ServiceGroup(configuration: groupConfig)
 
         logger.info(
             drain ? "draining the job queue" : "agent started",
             metadata: [
                 "agentId": .string(config.agentId), "controlPlane": .string(config.controlPlaneUrl ?? ""),
-                "maxConcurrentOperations": "\(config.maxConcurrentOperations)",
+                "maxConcurrentOperations": "\(config.maxConcurrentOperations)", "stateStore": .string(store.path),
             ])
         do {
             try await group.run()
@@ -96,6 +119,24 @@ public struct AgentRuntime: Sendable {
             drain ? "drain finished" : "agent stopped",
             metadata: ["succeeded": "\(succeeded)", "notSucceeded": "\(failed)"])
         return drain && failed > 0 ? .jobFailed : .ok
+    }
+
+    static func logRecovery(_ recovery: StoreRecovery, _ logger: Logger) {
+        for ref in recovery.interrupted {
+            logger.warning(
+                "a job was running when the agent stopped; reporting it interrupted",
+                metadata: ["job": .string(ref.jobId), "attempt": "\(ref.attempt)"])
+        }
+        for ref in recovery.expired {
+            logger.info(
+                "a claimed job's lease ran out while the agent was down; leaving it to the control plane",
+                metadata: ["job": .string(ref.jobId), "attempt": "\(ref.attempt)"])
+        }
+        if !recovery.resumable.isEmpty || !recovery.pending.isEmpty {
+            logger.info(
+                "recovered the state store",
+                metadata: ["resumed": "\(recovery.resumable.count)", "pendingResults": "\(recovery.pending.count)"])
+        }
     }
 
     /// The AgentError inside whatever ServiceGroup threw.

@@ -133,6 +133,11 @@ public struct ConfigLoader: Sendable {
         if let v = reader.integer("maxOutputBytes", in: 1024...67_108_864, unit: " (bytes)") {
             config.maxOutputBytes = v
         }
+        if let v = reader.integer("drainTimeout", in: 1000...86_400_000, unit: ms) { config.drainTimeout = v }
+        if let v = reader.integer("drainRetryTimeout", in: 0...86_400_000, unit: ms) { config.drainRetryTimeout = v }
+        if let v = reader.integer("outboxMaxBytes", in: 4096...17_179_869_184, unit: " (bytes)") {
+            config.outboxMaxBytes = v
+        }
         if let security = reader.object("security") {
             applySecurity(security, to: &config.security)
             reader.absorb(security)

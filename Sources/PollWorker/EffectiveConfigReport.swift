@@ -34,6 +34,9 @@ public enum EffectiveConfigReport {
             "stateDir": .string(config.stateDir),
             "backupDir": .string(config.backupDir),
             "maxOutputBytes": .int(Int64(config.maxOutputBytes)),
+            "drainTimeout": .int(Int64(config.drainTimeout)),
+            "drainRetryTimeout": .int(Int64(config.drainRetryTimeout)),
+            "outboxMaxBytes": .int(Int64(config.outboxMaxBytes)),
             "security": .object(security),
             "resourceLimits": limits,
         ]

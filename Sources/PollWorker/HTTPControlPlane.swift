@@ -162,9 +162,13 @@ public final class HTTPControlPlane: ControlPlane {
         case NSURLErrorCannotConnectToHost: return "cannot connect to the control plane"
         case NSURLErrorCannotFindHost: return "cannot resolve the control plane's host"
         case NSURLErrorNetworkConnectionLost: return "connection lost"
-        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateUntrusted, -1:
+        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateUntrusted:
             return
                 "TLS failed (\(error.localizedDescription)); if the control plane uses a private CA, add it to the system store (/usr/local/share/ca-certificates + update-ca-certificates)"
+        case -1:
+            // libcurl errors FoundationNetworking does not map: a cut transfer, or TLS.
+            return
+                "the transfer failed (\(error.localizedDescription)); if this is a TLS failure and the control plane uses a private CA, add it to the system store"
         default: return error.localizedDescription
         }
     }

@@ -1,161 +1,365 @@
 import Foundation
+import Logging
 import Models
 
 /// Every job the agent holds, from claim until the control plane accepts its
-/// result: what may run, in which order per VM, and what is waiting to be reported.
-///
-/// In memory for now; it is the one place a durable journal and outbox plug in.
+/// result: what may run, in which order per VM, what to stop, and what is waiting
+/// to be reported. Each change is written to the `StateStore` before it takes
+/// effect here, so the journal never lags behind what the agent has done.
 public actor JobBook {
     enum Phase: Sendable { case waiting, running, finished }
 
     struct Entry: Sendable {
         var ref: JobRef
+        var type: String
         var vmName: String?
         var phase: Phase
         var leaseExpiresAt: Date?
-        var result: JobResult?
+        var cancelReason: CancelReason?
+        var canceller: (@Sendable () -> Void)?
     }
 
     private let maxConcurrent: Int
+    private let store: StateStore
+    private let logger: Logger
+    private let now: @Sendable () -> Date
     private var entries: [JobRef: Entry] = [:]
     /// Held jobs in arrival order (the `held` lists follow it).
     private var order: [JobRef] = []
-    /// Results waiting for an `accepted`, in completion order.
-    private var outbox: [JobRef] = []
     /// Per-VM arrival order: a job runs only at the head of its VM's queue.
     private var vmQueues: [String: [JobRef]] = [:]
     private var turnWaiters: [JobRef: CheckedContinuation<Void, Never>] = [:]
-    /// Results accepted recently, so a re-delivery is answered, not run again.
-    private var recentlyAccepted: [JobRef: JobResult] = [:]
-    private var recentOrder: [JobRef] = []
-    private let recentLimit = 1024
+    /// Results the store could not take (disk full, I/O error): kept here until accepted.
+    private var unsaved: [JobRef: JobResult] = [:]
     private var statusCounts: [ResultStatus: Int] = [:]
+    /// Results replaced by a placeholder after the control plane refused them.
+    private var placeholders: Set<JobRef> = []
     private let bells: [Doorbell]
 
-    public init(maxConcurrent: Int, bells: [Doorbell]) {
+    public init(
+        maxConcurrent: Int, store: StateStore, bells: [Doorbell], logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.maxConcurrent = maxConcurrent
+        self.store = store
         self.bells = bells
+        self.logger = logger
+        self.now = now
     }
 
     private func ringAll() { for bell in bells { bell.ring() } }
 
     /// Free slots: the limit minus jobs held and not finished.
-    public var capacity: Int {
-        max(0, maxConcurrent - entries.values.filter { $0.phase != .finished }.count)
-    }
-
+    public var capacity: Int { max(0, maxConcurrent - unfinishedCount) }
     public var heldRefs: [JobRef] { order }
     public var unfinishedCount: Int { entries.values.filter { $0.phase != .finished }.count }
-    public var pendingResultCount: Int { outbox.count }
+    public var pendingResultCount: Int { entries.values.filter { $0.phase == .finished }.count }
     public var isIdle: Bool { unfinishedCount == 0 }
 
-    /// How many results of each status this agent produced (for `--drain`'s exit code).
+    /// How many results of each status this run produced (for `--drain`'s exit code).
     public var producedStatuses: [ResultStatus: Int] { statusCounts }
 
-    /// Takes a claim reply's jobs: rejections become results at once, duplicates of
-    /// a held or recently accepted (id, attempt) are not run again, the rest are
-    /// returned to be run.
-    public func admit(_ decodings: [JobDecoding], now: Date) -> [Job] {
+    /// Takes what crash recovery found: pending results are held again, and the
+    /// claimed jobs that never started are returned to run.
+    public func restore(_ recovery: StoreRecovery) -> [Job] {
+        for result in recovery.pending { holdFinished(result.ref) }
+        statusCounts[.interrupted, default: 0] += recovery.interrupted.count
+        for job in recovery.resumable { holdWaiting(job) }
+        ringAll()
+        return recovery.resumable
+    }
+
+    /// Takes a claim reply's jobs. Each is journaled before anything else happens:
+    /// rejections become results at once, a duplicate of a held (id, attempt) is
+    /// ignored, one that already has a stored result sends that result again, and
+    /// the rest are returned to be run. Throws when the journal cannot be written:
+    /// then nothing is held, and the next claim's `held` tells the control plane.
+    public func admit(_ decodings: [JobDecoding]) throws(StoreError) -> Admission {
+        let date = now()
         var toRun: [Job] = []
+        var rejected: [JobResult] = []
+        var seen: Set<JobRef> = []
+        var resent: [JobRef] = []
         for decoding in decodings {
+            let ref: JobRef
             switch decoding {
             case .invalid(let rejection):
-                guard let result = JobResult.rejected(rejection, at: now), !isDuplicate(result.ref) else { continue }
-                holdFinished(result)
-                statusCounts[.rejected, default: 0] += 1
+                guard let result = JobResult.rejected(rejection, at: date) else { continue }
+                ref = result.ref
+                guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
+                rejected.append(result)
             case .valid(let job):
-                if isDuplicate(job.ref) { continue }
-                entries[job.ref] = Entry(
-                    ref: job.ref, vmName: job.parameters.vmName, phase: .waiting, leaseExpiresAt: job.leaseExpiresAt)
-                order.append(job.ref)
-                if let vm = job.parameters.vmName { vmQueues[vm, default: []].append(job.ref) }
+                ref = job.ref
+                guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
                 toRun.append(job)
             }
         }
+        if !toRun.isEmpty || !rejected.isEmpty {
+            try store.journalClaimed(toRun, rejected: rejected, at: date)
+        }
+        for ref in resent { holdFinished(ref) }
+        for result in rejected {
+            holdFinished(result.ref)
+            statusCounts[.rejected, default: 0] += 1
+        }
+        for job in toRun { holdWaiting(job) }
         ringAll()
-        return toRun
+        return Admission(jobs: toRun, answered: resent.count + rejected.count)
     }
 
-    /// Whether (id, attempt) is already held, or was accepted recently; an accepted
-    /// one's stored result is held again, so the control plane hears it once more.
-    private func isDuplicate(_ ref: JobRef) -> Bool {
+    /// What a claim reply brought: jobs to run, and how many deliveries were
+    /// answered with a result instead (rejections, stored results sent again).
+    public struct Admission: Sendable, Equatable {
+        public var jobs: [Job]
+        public var answered: Int
+    }
+
+    /// Whether (id, attempt) is held already or has a stored result; an accepted
+    /// stored result goes back to the outbox, so the control plane hears it once more.
+    private func isKnown(_ ref: JobRef, resent: inout [JobRef]) throws(StoreError) -> Bool {
         if entries[ref] != nil { return true }
-        guard let accepted = recentlyAccepted[ref] else { return false }
-        holdFinished(accepted)
+        switch try store.entry(ref) {
+        case nil:
+            return false
+        case .accepted:
+            try store.resend(ref)
+            resent.append(ref)
+        case .finished:
+            resent.append(ref)
+        case .discarded:
+            logger.warning(
+                "a job delivered again had its result refused by the control plane; not running it again",
+                metadata: ["job": .string(ref.jobId), "attempt": "\(ref.attempt)"])
+            return true
+        case .claimed, .started:
+            logger.error("the journal holds a job this run does not", metadata: ["job": .string(ref.jobId)])
+        }
+        logger.info(
+            "a job delivered again already has a result; sending it again instead of running it",
+            metadata: ["job": .string(ref.jobId), "attempt": "\(ref.attempt)"])
         return true
     }
 
-    /// Holds a result that needs no run: it waits in the outbox for an `accepted`.
-    private func holdFinished(_ result: JobResult) {
-        entries[result.ref] = Entry(ref: result.ref, vmName: nil, phase: .finished, result: result)
-        order.append(result.ref)
-        outbox.append(result.ref)
+    private func holdWaiting(_ job: Job) {
+        entries[job.ref] = Entry(
+            ref: job.ref, type: job.type.rawValue, vmName: job.parameters.vmName, phase: .waiting,
+            leaseExpiresAt: job.leaseExpiresAt)
+        order.append(job.ref)
+        if let vm = job.parameters.vmName { vmQueues[vm, default: []].append(job.ref) }
     }
 
-    /// Returns when the job may run: at once for VM-less jobs, else when it heads its VM's queue.
-    public func waitTurn(_ ref: JobRef) async {
-        if let vm = entries[ref]?.vmName, vmQueues[vm]?.first != ref {
+    private func holdFinished(_ ref: JobRef) {
+        guard entries[ref] == nil else { return }
+        entries[ref] = Entry(ref: ref, type: "", vmName: nil, phase: .finished)
+        order.append(ref)
+    }
+
+    /// Waits until the job may run (at once for VM-less jobs, else when it heads its
+    /// VM's queue), then journals its start. False means do not run it: it was
+    /// cancelled while it waited, or its start could not be journaled.
+    public func waitTurn(_ ref: JobRef) async -> Bool {
+        if let vm = entries[ref]?.vmName, vmQueues[vm]?.first != ref, entries[ref]?.phase == .waiting {
             await withCheckedContinuation { turnWaiters[ref] = $0 }
         }
+        guard entries[ref]?.phase == .waiting else { return false }
+        do throws(StoreError) {
+            try store.markStarted(ref, at: now())
+        } catch {
+            logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])
+            finish(
+                failure(
+                    ref, type: entries[ref]?.type, code: .internal,
+                    "the agent could not journal the job's start: \(error)"))
+            return false
+        }
         entries[ref]?.phase = .running
+        return true
     }
 
-    /// Records a finished job's result for delivery and lets the next job on its VM run.
+    /// Registers how to stop a running job; a stop already asked for happens at once.
+    public func attach(_ ref: JobRef, cancel: @escaping @Sendable () -> Void) {
+        guard entries[ref]?.phase == .running else { return }
+        entries[ref]?.canceller = cancel
+        if entries[ref]?.cancelReason != nil { cancel() }
+    }
+
+    /// Commits a finished job's result to the outbox, then lets the next job on its VM run.
     public func finish(_ result: JobResult) {
+        var result = result
         let ref = result.ref
-        guard var entry = entries[ref] else { return }
-        entry.phase = .finished
-        entry.result = result
-        entries[ref] = entry
-        outbox.append(ref)
-        statusCounts[result.status, default: 0] += 1
-        if let vm = entry.vmName, var queue = vmQueues[vm] {
-            queue.removeAll { $0 == ref }
-            vmQueues[vm] = queue.isEmpty ? nil : queue
-            if let next = queue.first, let waiter = turnWaiters.removeValue(forKey: next) {
-                waiter.resume()
-            }
+        guard var entry = entries[ref], entry.phase != .finished else { return }
+        if let reason = entry.cancelReason, result.status == .cancelled {
+            result.error = WireError(code: .cancelled, message: reason.message)
         }
+        do throws(StoreError) {
+            try store.finish(result, at: now())
+        } catch {
+            logger.error(
+                "cannot commit a result to the state store; keeping it in memory",
+                metadata: ["job": .string(ref.jobId), "error": .string(error.message)])
+            unsaved[ref] = result
+        }
+        entry.phase = .finished
+        entry.canceller = nil
+        entries[ref] = entry
+        statusCounts[result.status, default: 0] += 1
+        if let vm = entry.vmName { leaveQueue(ref, vm: vm) }
         ringAll()
     }
 
+    private func leaveQueue(_ ref: JobRef, vm: String) {
+        guard var queue = vmQueues[vm] else { return }
+        queue.removeAll { $0 == ref }
+        vmQueues[vm] = queue.isEmpty ? nil : queue
+        if let next = queue.first, let waiter = turnWaiters.removeValue(forKey: next) {
+            waiter.resume()
+        }
+    }
+
+    private func failure(_ ref: JobRef, type: String?, code: ErrorCode, _ message: String) -> JobResult {
+        let date = now()
+        return JobResult(
+            jobId: ref.jobId, attempt: ref.attempt, type: type ?? "unknown", status: .failed, startedAt: date,
+            finishedAt: date, duration: 0, error: WireError(code: code, message: message))
+    }
+
+    // MARK: - Stopping jobs
+
+    /// Stops the named jobs (a report reply's `cancel`): a waiting one ends at once,
+    /// a running one has its process group killed and ends `cancelled`.
+    public func cancel(jobIds: [String], reason: CancelReason) {
+        guard !jobIds.isEmpty else { return }
+        let ids = Set(jobIds)
+        for ref in order where ids.contains(ref.jobId) { stop(ref, reason) }
+    }
+
+    /// Stops every job not finished (the hard stop of a shutdown).
+    public func cancelAll(reason: CancelReason) {
+        for ref in order { stop(ref, reason) }
+    }
+
+    /// Stops the jobs whose lease has run out; returns how many.
+    @discardableResult
+    public func expireLeases() -> Int {
+        let date = now()
+        let expired = order.filter { ref in
+            guard let entry = entries[ref], entry.phase != .finished, entry.cancelReason == nil,
+                let lease = entry.leaseExpiresAt
+            else {
+                return false
+            }
+            return lease <= date
+        }
+        for ref in expired { stop(ref, .leaseExpired) }
+        return expired.count
+    }
+
+    private func stop(_ ref: JobRef, _ reason: CancelReason) {
+        guard var entry = entries[ref], entry.phase != .finished, entry.cancelReason == nil else { return }
+        entry.cancelReason = reason
+        entries[ref] = entry
+        logger.info("stopping a job", metadata: ["job": .string(ref.jobId), "reason": .string(reason.message)])
+        switch entry.phase {
+        case .waiting:
+            let date = now()
+            finish(
+                JobResult(
+                    jobId: ref.jobId, attempt: ref.attempt, type: entry.type, status: .cancelled, startedAt: date,
+                    finishedAt: date, duration: 0, error: WireError(code: .cancelled, message: reason.message)))
+            if let waiter = turnWaiters.removeValue(forKey: ref) { waiter.resume() }
+        case .running:
+            entry.canceller?()
+        case .finished:
+            break
+        }
+    }
+
+    // MARK: - Delivery
+
     /// Results to send, oldest first.
     public func pendingResults(limit: Int) -> [JobResult] {
-        outbox.prefix(limit).compactMap { entries[$0]?.result }
+        var results = Array(unsaved.values.prefix(limit))
+        guard results.count < limit else { return results }
+        do throws(StoreError) {
+            results += try store.pendingResults(limit: limit - results.count)
+        } catch {
+            logger.error("cannot read the outbox", metadata: ["error": .string(error.message)])
+        }
+        return results
     }
 
     /// Forgets the results the control plane accepted: they are no longer held.
-    public func accepted(_ jobIDs: [String]) {
-        guard !jobIDs.isEmpty else { return }
-        let ids = Set(jobIDs)
-        let done = outbox.filter { ids.contains($0.jobId) }
-        for ref in done {
-            if let result = entries[ref]?.result {
-                // Listed once, however often it is accepted, so trimming the list
-                // never forgets a result that was accepted again recently.
-                if recentlyAccepted.updateValue(result, forKey: ref) == nil { recentOrder.append(ref) }
+    public func accepted(_ refs: [JobRef]) {
+        guard !refs.isEmpty else { return }
+        do throws(StoreError) {
+            try store.accept(refs, at: now())
+        } catch {
+            // Not fatal: after a restart the result is sent again, and the control plane
+            // answers a second copy as accepted.
+            logger.error("cannot record accepted results", metadata: ["error": .string(error.message)])
+        }
+        forget(refs)
+    }
+
+    /// Drops a result the control plane refuses (the bad item of a 400, or one too
+    /// large even without its output). The first time, a small `failed` placeholder
+    /// takes its place, so the control plane still learns that the job ended and
+    /// stops handing it out; if even that is refused, the job is dropped for good.
+    public func drop(_ result: JobResult, because reason: String) {
+        let ref = result.ref
+        do throws(StoreError) {
+            if placeholders.insert(ref).inserted {
+                let placeholder = JobResult(
+                    jobId: ref.jobId, attempt: ref.attempt, type: result.type, status: .failed,
+                    startedAt: result.startedAt, finishedAt: result.finishedAt, duration: result.duration,
+                    error: WireError(
+                        code: .internal,
+                        message: "the control plane refused this job's \(result.status.rawValue) result (\(reason)); "
+                            + "the agent dropped it"))
+                if unsaved[ref] != nil {
+                    unsaved[ref] = placeholder
+                } else {
+                    try store.finish(placeholder, at: now())
+                }
+                return
             }
+            try store.discard(ref, at: now())
+        } catch {
+            logger.error("cannot drop a result", metadata: ["error": .string(error.message)])
+        }
+        placeholders.remove(ref)
+        forget([ref])
+    }
+
+    private func forget(_ refs: [JobRef]) {
+        let gone = Set(refs)
+        for ref in gone where entries[ref]?.phase == .finished {
             entries[ref] = nil
+            unsaved[ref] = nil
         }
-        outbox.removeAll { ids.contains($0.jobId) }
         order.removeAll { entries[$0] == nil }
-        while recentOrder.count > recentLimit {
-            recentlyAccepted[recentOrder.removeFirst()] = nil
-        }
         ringAll()
     }
 
     /// Records renewed leases from a report reply.
     public func renew(_ leases: [ReportReply.Lease]) {
+        var renewed: [(JobRef, Date)] = []
         for lease in leases {
-            for ref in order where ref.jobId == lease.jobId {
+            for ref in order where ref.jobId == lease.jobId && entries[ref]?.phase != .finished {
                 entries[ref]?.leaseExpiresAt = lease.leaseExpiresAt
+                renewed.append((ref, lease.leaseExpiresAt))
             }
         }
+        do throws(StoreError) {
+            try store.renew(renewed)
+        } catch {
+            logger.warning("cannot record renewed leases", metadata: ["error": .string(error.message)])
+        }
+        if !renewed.isEmpty { ringAll() }
     }
 
     /// The earliest lease among jobs still running or waiting.
     public var earliestLease: Date? {
-        entries.values.filter { $0.phase != .finished }.compactMap(\.leaseExpiresAt).min()
+        entries.values.filter { $0.phase != .finished && $0.cancelReason == nil }.compactMap(\.leaseExpiresAt).min()
     }
 }

@@ -4,8 +4,12 @@ import Models
 import ServiceLifecycle
 
 /// Runs claimed jobs concurrently (the poller never claims more than the free
-/// slots), one at a time per VM in arrival order. On shutdown it keeps going
-/// until every job already claimed has finished: the poller ends its stream.
+/// slots), one at a time per VM in arrival order. Each job's start is journaled
+/// before its first limactl call (`JobBook.waitTurn`), and each runs in its own
+/// task so that a cancel, a lost lease or a hard stop can stop it alone: the
+/// executor then kills its process group and cleans up as after a timeout. On a
+/// graceful shutdown it keeps going until every claimed job has finished: the
+/// poller ends its stream.
 public struct JobRunner: Service {
     let work: AsyncStream<Job>
     let book: JobBook
@@ -22,25 +26,32 @@ public struct JobRunner: Service {
     public func run() async {
         await withDiscardingTaskGroup { group in
             for await job in work {
-                group.addTask {
-                    await book.waitTurn(job.ref)
-                    logger.info(
-                        "job started",
-                        metadata: [
-                            "job": .string(job.id), "attempt": "\(job.attempt)", "type": .string(job.type.rawValue),
-                            "vm": .string(job.parameters.vmName ?? "-"),
-                        ])
-                    let result = await executor.execute(job)
-                    var metadata: Logger.Metadata = [
-                        "job": .string(job.id), "status": .string(result.status.rawValue),
-                        "duration_ms": "\(result.duration ?? 0)",
-                    ]
-                    if let error = result.error { metadata["error"] = .string("\(error.code): \(error.message)") }
-                    logger.log(
-                        level: result.status == .succeeded ? .info : .warning, "job finished", metadata: metadata)
-                    await book.finish(result)
-                }
+                group.addTask { await run(job) }
             }
         }
+    }
+
+    private func run(_ job: Job) async {
+        guard await book.waitTurn(job.ref) else { return }
+        logger.info(
+            "job started",
+            metadata: [
+                "job": .string(job.id), "attempt": "\(job.attempt)", "type": .string(job.type.rawValue),
+                "vm": .string(job.parameters.vmName ?? "-"),
+            ])
+        let execution = Task { await executor.execute(job) }
+        await book.attach(job.ref) { execution.cancel() }
+        let result = await withTaskCancellationHandler {
+            await execution.value
+        } onCancel: {
+            execution.cancel()
+        }
+        var metadata: Logger.Metadata = [
+            "job": .string(job.id), "status": .string(result.status.rawValue),
+            "duration_ms": "\(result.duration ?? 0)",
+        ]
+        if let error = result.error { metadata["error"] = .string("\(error.code): \(error.message)") }
+        logger.log(level: result.status == .succeeded ? .info : .warning, "job finished", metadata: metadata)
+        await book.finish(result)
     }
 }

@@ -85,10 +85,20 @@ public struct Launcher: Sendable {
             environment: Limactl.childEnvironment(
                 limaHome: limaHome, account: account, executable: executable, inherited: environment),
             maxOutputBytes: config.maxOutputBytes)
+        let lock: AgentLock
+        let store: StateStore
+        do throws(StoreError) {
+            lock = try AgentLock(directory: config.stateDir)
+            store = try StateStore(directory: config.stateDir, maxOutboxBytes: config.outboxMaxBytes)
+        } catch {
+            writeErr("limahost-agent: error: stateDir: \(error.message)\n")
+            return .configuration
+        }
+        defer { withExtendedLifetime(lock) {} }
         let controlPlane = HTTPControlPlane(
             baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger)
         let runtime = AgentRuntime(
-            config: config, controlPlane: controlPlane, limactl: limactl, logger: logger, drain: drain)
+            config: config, controlPlane: controlPlane, limactl: limactl, store: store, logger: logger, drain: drain)
         return await runtime.run()
     }
 }

@@ -5,8 +5,11 @@ import ServiceLifecycle
 
 /// Claims jobs with the long poll and hands them to the runner. At most one claim
 /// is outstanding; it claims only when a slot is free; every failure waits before
-/// the next try. In `--drain` mode it claims with `wait` 0 and returns once the
-/// queue is empty and nothing runs, which shuts the group down gracefully.
+/// the next try. It first waits for the reporter's first attempt, so results left
+/// from before a restart go out before anything new is claimed. In `--drain` mode
+/// it claims with `wait` 0 and returns once the queue is empty and nothing runs,
+/// which shuts the group down gracefully; it gives up (exit 3) only after failing
+/// for `drainGiveUp` without a success, so a flaky control plane never ends a drain.
 public struct Poller: Service {
     let controlPlane: any ControlPlane
     let registrar: Registrar
@@ -16,14 +19,16 @@ public struct Poller: Service {
     let mode: RunMode
     let pollWait: Int
     let logger: Logger
-    let clock: any Clock<Duration>
-    /// `--drain` gives up after this many consecutive failures (exit 3).
+    let clock: ContinuousClock
+    /// `--drain` gives up (exit 3) after this many consecutive failures spanning `drainGiveUp`.
     let drainAttempts: Int
+    let drainGiveUp: Duration
+    let firstReport: Latch
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, work: AsyncStream<Job>.Continuation,
-        bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        drainAttempts: Int = 5
+        bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, firstReport: Latch,
+        clock: ContinuousClock = ContinuousClock(), drainAttempts: Int = 5, drainGiveUp: Duration = .seconds(60)
     ) {
         self.controlPlane = controlPlane
         self.registrar = registrar
@@ -35,6 +40,8 @@ public struct Poller: Service {
         self.logger = logger
         self.clock = clock
         self.drainAttempts = drainAttempts
+        self.drainGiveUp = drainGiveUp
+        self.firstReport = firstReport
     }
 
     public func run() async throws {
@@ -51,7 +58,9 @@ public struct Poller: Service {
     }
 
     private func loop() async throws {
+        await firstReport.wait()
         var backoff = Backoff()
+        var failingSince: ContinuousClock.Instant?
         while !Task.isCancelled {
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
@@ -65,23 +74,41 @@ public struct Poller: Service {
                     capacity: capacity, wait: wait, held: await book.heldRefs, draining: mode.drain)
                 let reply = try await controlPlane.claim(request)
                 backoff.reset()
-                let jobs = await book.admit(reply.decodedJobs(), now: Date())
+                failingSince = nil
+                let admission: JobBook.Admission
+                do throws(StoreError) {
+                    admission = try await book.admit(reply.decodedJobs())
+                } catch {
+                    // Not journaled, so not held: the next claim's `held` hands them back.
+                    logger.error(
+                        "cannot journal claimed jobs; not running them", metadata: ["error": .string(error.message)])
+                    try? await clock.sleep(for: backoff.nextDelay())
+                    continue
+                }
+                let jobs = admission.jobs
                 if !reply.jobs.isEmpty {
                     logger.debug(
                         "claimed jobs", metadata: ["count": "\(reply.jobs.count)", "runnable": "\(jobs.count)"])
                 }
                 for job in jobs { work.yield(job) }
-                if mode.drain && reply.jobs.isEmpty {
+                if !reply.jobs.isEmpty && jobs.isEmpty && admission.answered == 0 {
+                    // Only jobs already held or dropped: a control plane that keeps
+                    // handing them out must not make this a busy loop.
+                    try? await clock.sleep(for: backoff.nextDelay())
+                }
+                // Fewer jobs than asked for and none to run: the queue has no more.
+                if mode.drain && jobs.isEmpty && reply.jobs.count < capacity {
                     if await book.isIdle { return }
                     await bell.wait()
                 }
             } catch {
-                try await handle(error, &backoff)
+                if failingSince == nil { failingSince = clock.now }
+                try await handle(error, &backoff, failingFor: failingSince.map { $0.duration(to: clock.now) } ?? .zero)
             }
         }
     }
 
-    private func handle(_ error: ControlPlaneError, _ backoff: inout Backoff) async throws {
+    private func handle(_ error: ControlPlaneError, _ backoff: inout Backoff, failingFor: Duration) async throws {
         switch error.kind {
         case .cancelled:
             throw CancellationError()
@@ -102,9 +129,11 @@ public struct Poller: Service {
             logger.warning("claim failed", metadata: ["error": .string(error.description)])
         }
         let delay = backoff.delay(for: error)
-        if mode.drain && backoff.consecutiveFailures >= drainAttempts {
-            let code: AgentError.Code = error.kind == .refused ? .controlPlaneRefused : .controlPlaneUnreachable
-            throw AgentError(code, "the control plane could not be reached after \(drainAttempts) tries", cause: error)
+        if mode.drain && backoff.consecutiveFailures >= drainAttempts && failingFor >= drainGiveUp {
+            throw AgentError(
+                .controlPlaneUnreachable,
+                "the control plane could not be reached: \(backoff.consecutiveFailures) tries over \(failingFor)",
+                cause: error)
         }
         try await clock.sleep(for: delay)
     }

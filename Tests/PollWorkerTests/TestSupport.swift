@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Models
 import Synchronization
 
@@ -10,6 +11,41 @@ import Synchronization
 
 /// The instant most tests use as "now": `2026-11-27T08:00:30Z`, a Friday.
 let fixedNow = Date(timeIntervalSince1970: 1_795_766_430)
+
+/// A logger for code under test that discards everything.
+let testLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// A settable "now" for code that takes a `now` closure: the test moves it by hand.
+final class TestClock: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = fixedNow) {
+        current = Mutex(start)
+    }
+
+    var now: Date { current.withLock { $0 } }
+
+    func advance(by seconds: TimeInterval) {
+        current.withLock { $0.addTimeInterval(seconds) }
+    }
+
+    func set(_ date: Date) {
+        current.withLock { $0 = date }
+    }
+}
+
+/// A fresh, not yet existing state directory under the system's temporary directory.
+func makeStateDirectory() -> String {
+    FileManager.default.temporaryDirectory
+        .appendingPathComponent("limahost-store-\(UUID().uuidString)")
+        .path
+}
+
+/// A real state store in `directory` (a fresh temporary one unless given): the
+/// same directory given twice is the agent starting again on its old state.
+func makeStore(directory: String = makeStateDirectory(), maxOutboxBytes: Int = 1 << 26) throws -> StateStore {
+    try StateStore(directory: directory, maxOutboxBytes: maxOutboxBytes)
+}
 
 /// Values appended from any thread, read back in order.
 final class Collected<Element: Sendable>: Sendable {
@@ -91,4 +127,11 @@ enum ListLines {
     static let runningWebInfo = VMInfo(
         name: "web", status: "Running", cpus: 2, memoryBytes: 2_147_483_648, diskBytes: 21_474_836_480,
         arch: "x86_64", vmType: "qemu", dir: "/home/limahost/.lima/web", sshLocalPort: 60022)
+}
+
+extension JobBook {
+    /// `admit`, returning only the jobs to run.
+    func admitJobs(_ decodings: [JobDecoding]) throws(StoreError) -> [Job] {
+        try admit(decodings).jobs
+    }
 }
