@@ -225,7 +225,9 @@ struct PullLoopTests {
             #expect(refused.status == 3)
             #expect(!refused.stderr.contains("wrong-key-123"))
             server.stop()
-            let unreachable = try await AgentRun.drain(config: try workspace.config(url: server.url), key: server.key)
+            // drainRetryTimeout: how long --drain keeps trying an unreachable control plane.
+            let unreachable = try await AgentRun.drain(
+                config: try workspace.config(url: server.url, extra: ["drainRetryTimeout": 2000]), key: server.key)
             #expect(unreachable.status == 3)
         }
     }
