@@ -5,6 +5,8 @@ public struct ConfigLoadResult: Sendable {
     public var path: String
     /// Where the API key came from, for `--check-config` (never the key itself).
     public var apiKeySource: String
+    /// The file the key was read from (the key file, or the configuration file), if any.
+    public var keyFile: String? = nil
     public var problems: [ConfigProblem]
 
     public var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }

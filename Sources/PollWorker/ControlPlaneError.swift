@@ -19,6 +19,8 @@ public struct ControlPlaneError: Error, Sendable, CustomStringConvertible {
         case transient
         /// The caller cancelled the request.
         case cancelled
+        /// Not sent: the control plane's address is outside `security.allowedControlPlaneIps`.
+        case notAllowed
     }
 
     public var kind: Kind

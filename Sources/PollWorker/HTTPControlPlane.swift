@@ -18,12 +18,17 @@ public final class HTTPControlPlane: ControlPlane {
     private let apiKey: Secret
     private let session: URLSession
     private let logger: Logger
+    private let allowList: AddressAllowList?
     /// The long poll's HTTP timeout exceeds `wait` by this margin (§4).
     public static let claimMargin: Duration = .seconds(15)
     public static let requestTimeout: TimeInterval = 30
 
-    public init(baseURL: URL, agentId: String, apiKey: Secret, session: URLSession, logger: Logger) {
+    public init(
+        baseURL: URL, agentId: String, apiKey: Secret, session: URLSession, logger: Logger,
+        allowList: AddressAllowList? = nil
+    ) {
         self.baseURL = baseURL
+        self.allowList = allowList
         let encoded =
             agentId.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~")))
             ?? agentId
@@ -67,6 +72,9 @@ public final class HTTPControlPlane: ControlPlane {
     ) async throws(ControlPlaneError) -> Reply {
         guard let url = URL(string: path, relativeTo: baseURL)?.absoluteURL else {
             throw ControlPlaneError(.badRequest, message: "cannot form a URL for \(path)")
+        }
+        if let allowList, let problem = allowList.problem(host: url.host ?? "") {
+            throw ControlPlaneError(.notAllowed, message: problem)
         }
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
         request.httpMethod = "POST"
@@ -156,19 +164,25 @@ public final class HTTPControlPlane: ControlPlane {
         return try outcome.get()
     }
 
+    /// What to do about a certificate the agent does not trust (URLSession on Linux
+    /// trusts only the system store: swift-linux-notes.md).
+    static let caHint =
+        "if the control plane uses a private CA, add it to the system store with "
+        + "`deploy/install-ca.sh CA.crt` (it copies the file to /usr/local/share/ca-certificates/ "
+        + "and runs update-ca-certificates), then restart the agent"
+
     static func describe(_ error: NSError) -> String {
         switch error.code {
         case NSURLErrorTimedOut: return "timed out"
         case NSURLErrorCannotConnectToHost: return "cannot connect to the control plane"
         case NSURLErrorCannotFindHost: return "cannot resolve the control plane's host"
         case NSURLErrorNetworkConnectionLost: return "connection lost"
-        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateUntrusted:
-            return
-                "TLS failed (\(error.localizedDescription)); if the control plane uses a private CA, add it to the system store (/usr/local/share/ca-certificates + update-ca-certificates)"
+        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateUntrusted,
+            NSURLErrorServerCertificateHasUnknownRoot, NSURLErrorServerCertificateHasBadDate:
+            return "TLS failed (\(error.localizedDescription)); \(caHint)"
         case -1:
-            // libcurl errors FoundationNetworking does not map: a cut transfer, or TLS.
-            return
-                "the transfer failed (\(error.localizedDescription)); if this is a TLS failure and the control plane uses a private CA, add it to the system store"
+            // libcurl errors FoundationNetworking does not map: TLS failures among them.
+            return "the request failed (\(error.localizedDescription)); if it is a TLS failure: \(caHint)"
         default: return error.localizedDescription
         }
     }

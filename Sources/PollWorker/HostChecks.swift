@@ -8,16 +8,64 @@ public struct HostChecks: Sendable {
     public var lookupUser: @Sendable (String) -> UserAccount?
     public var currentUser: @Sendable () -> UserAccount
     public var executableOnPath: @Sendable (String) -> String?
+    /// A file's permission bits (stat), nil when it cannot be read.
+    public var fileMode: @Sendable (String) -> UInt32?
 
     public init(
         effectiveUserIsRoot: Bool, lookupUser: @escaping @Sendable (String) -> UserAccount?,
         currentUser: @escaping @Sendable () -> UserAccount,
-        executableOnPath: @escaping @Sendable (String) -> String?
+        executableOnPath: @escaping @Sendable (String) -> String?,
+        fileMode: @escaping @Sendable (String) -> UInt32? = HostChecks.statMode
     ) {
         self.effectiveUserIsRoot = effectiveUserIsRoot
         self.lookupUser = lookupUser
         self.currentUser = currentUser
         self.executableOnPath = executableOnPath
+        self.fileMode = fileMode
+    }
+
+    /// Who may read and write the files that hold the key or steer the agent: the
+    /// configuration file and the key file. Writable by other users is an error (anyone
+    /// could swap the key or point limactlPath elsewhere); a file holding the key that
+    /// other users can read is a warning.
+    public func credentialProblems(_ result: ConfigLoadResult) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        var files: [(key: String, path: String)] = []
+        if let mode = fileMode(result.path), mode & 0o002 != 0 {
+            problems.append(
+                ConfigProblem(
+                    .host, "configuration file",
+                    "\(result.path) is writable by other users (mode \(Self.octal(mode))): chmod o-w it"))
+        }
+        if let keyFile = result.keyFile {
+            files.append((keyFile == result.path ? "controlPlaneApiKey" : "controlPlaneApiKeyFile", keyFile))
+        }
+        for (key, path) in files {
+            guard let mode = fileMode(path) else { continue }
+            if mode & 0o002 != 0, path != result.path {
+                problems.append(
+                    ConfigProblem(
+                        .host, key,
+                        "\(path) holds the API key and is writable by other users (mode \(Self.octal(mode))): chmod 600 it"
+                    ))
+            } else if mode & 0o004 != 0 {
+                problems.append(
+                    ConfigProblem(
+                        .warning, key,
+                        "\(path) holds the API key and is readable by other users (mode \(Self.octal(mode))): chmod 600 it"
+                    ))
+            }
+        }
+        return problems
+    }
+
+    static func octal(_ mode: UInt32) -> String { "0" + String(mode & 0o7777, radix: 8) }
+
+    /// The permission bits of `path`, following symlinks.
+    public static func statMode(_ path: String) -> UInt32? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt32(info.st_mode) & 0o7777
     }
 
     /// The account limactl runs as: `limaUser` when set, else the agent's own.

@@ -160,12 +160,26 @@ final class ReferenceServer: @unchecked Sendable {
 struct AgentRun {
     let status: Int32
     let stderr: String
+    /// What the agent printed on stdout, when the run kept it (`checkConfig`).
+    var stdout = ""
 
     /// The agent's process, not yet started: `--config`, `--drain` if asked, the key in the environment.
-    static func makeProcess(config: URL, key: String?, drain: Bool, environment: [String: String] = [:]) -> Process {
+    /// A non-empty `wrapper` is the start of the argv: the agent runs as `wrapper + [agent, arguments…]`
+    /// (`TLSFixture.trustWrapper`: the agent in a mount namespace with a test CA trusted).
+    static func makeProcess(
+        config: URL, key: String?, drain: Bool, environment: [String: String] = [:], wrapper: [String] = [],
+        arguments extra: [String] = []
+    ) -> Process {
         let process = Process()
-        process.executableURL = Harness.binDir.appendingPathComponent("limahost-agent")
-        process.arguments = ["--config", config.path] + (drain ? ["--drain"] : [])
+        let agent = Harness.binDir.appendingPathComponent("limahost-agent")
+        let arguments = ["--config", config.path] + (drain ? ["--drain"] : []) + extra
+        if let launcher = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: launcher)
+            process.arguments = Array(wrapper.dropFirst()) + [agent.path] + arguments
+        } else {
+            process.executableURL = agent
+            process.arguments = arguments
+        }
         var env = ["PATH": "/usr/local/bin:/usr/bin:/bin"]
         if let key { env["LIMAHOST_API_KEY"] = key }
         for (name, value) in environment { env[name] = value }
@@ -173,10 +187,10 @@ struct AgentRun {
         return process
     }
 
-    static func start(config: URL, key: String?, drain: Bool, environment: [String: String] = [:]) throws -> (
-        Process, Pipe
-    ) {
-        let process = makeProcess(config: config, key: key, drain: drain, environment: environment)
+    static func start(
+        config: URL, key: String?, drain: Bool, environment: [String: String] = [:], wrapper: [String] = []
+    ) throws -> (Process, Pipe) {
+        let process = makeProcess(config: config, key: key, drain: drain, environment: environment, wrapper: wrapper)
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
@@ -184,11 +198,22 @@ struct AgentRun {
         return (process, pipe)
     }
 
-    static func drain(config: URL, key: String?, environment: [String: String] = [:]) async throws -> AgentRun {
-        let (process, pipe) = try start(config: config, key: key, drain: true, environment: environment)
+    static func drain(
+        config: URL, key: String?, environment: [String: String] = [:], wrapper: [String] = []
+    ) async throws -> AgentRun {
+        let (process, pipe) = try start(
+            config: config, key: key, drain: true, environment: environment, wrapper: wrapper)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return AgentRun(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+    }
+
+    /// `--check-config`: the status, and what it printed (the report goes to stdout).
+    static func checkConfig(config: URL, key: String?, environment: [String: String] = [:]) throws -> AgentRun {
+        let process = makeProcess(
+            config: config, key: key, drain: false, environment: environment, arguments: ["--check-config"])
+        let output = try Harness.capture(process)
+        return AgentRun(status: output.status, stderr: output.stderr, stdout: output.stdout)
     }
 }
 
@@ -201,14 +226,16 @@ final class AgentProcess: @unchecked Sendable {
     private let stderrHandle: FileHandle
 
     init(
-        workspace: Workspace, config: URL, key: String?, drain: Bool = false, environment: [String: String] = [:]
+        workspace: Workspace, config: URL, key: String?, drain: Bool = false, environment: [String: String] = [:],
+        wrapper: [String] = []
     ) throws {
         let file = workspace.root.appendingPathComponent("agent-\(UUID().uuidString.prefix(6)).stderr")
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
             throw HarnessError("cannot create \(file.path)")
         }
         let handle = try FileHandle(forWritingTo: file)
-        let process = AgentRun.makeProcess(config: config, key: key, drain: drain, environment: environment)
+        let process = AgentRun.makeProcess(
+            config: config, key: key, drain: drain, environment: environment, wrapper: wrapper)
         process.standardError = handle
         process.standardOutput = FileHandle.nullDevice
         try process.run()
