@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
         .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // The wire protocol: Foundation only, no I/O. A leaf.
@@ -39,6 +40,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -60,7 +62,13 @@ let package = Package(
         // A compiled stand-in for `limactl`, faithful to shared/limactl-reference.md.
         .executableTarget(name: "LimactlStandIn", swiftSettings: strict),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], swiftSettings: strict),
-        .testTarget(name: "PollWorkerTests", dependencies: ["PollWorker", "Models"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["Models"], swiftSettings: strict),
+        .testTarget(
+            name: "PollWorkerTests",
+            dependencies: ["PollWorker", "Models", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Models", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
     ]
 )

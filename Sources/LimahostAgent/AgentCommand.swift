@@ -12,10 +12,11 @@ struct AgentCommand: ParsableCommand {
             succeed (--drain); 2 usage or configuration error; 3 the control plane was unreachable or \
             refused the key (--drain).
             """,
-        version: AgentVersion.current)
+        version: AgentVersion.current,
+        subcommands: [ApprovalsCommand.self])
 
-    @Option(name: .long, help: ArgumentHelp("The JSON configuration file.", valueName: "path"))
-    var config: String?
+    @OptionGroup var configOption: ConfigOption
+    var config: String? { configOption.config }
 
     @Option(
         name: .customLong("control-plane"),

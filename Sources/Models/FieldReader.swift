@@ -38,7 +38,9 @@ struct FieldReader {
     func vmName() throws(JobValidationError) -> String {
         let name = try string("vmName")
         if let problem = WireRules.instanceNameProblem(name) {
-            throw JobValidationError(field: path("vmName"), reason: "not a valid Lima instance name: \(problem)")
+            // A policy rule: a name outside Lima's rule could reach a path or a flag.
+            throw JobValidationError(
+                field: path("vmName"), reason: "not a valid Lima instance name: \(problem)", code: .policyDenied)
         }
         return name
     }

@@ -117,7 +117,8 @@ public enum JobDecoder {
         let env = try fields.optionalStringMap("env") ?? [:]
         for name in env.keys.sorted() where !isVariableName(name) {
             throw JobValidationError(
-                field: "env", reason: "\"\(name)\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                field: "env", reason: "\"\(name)\" is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                code: .policyDenied)
         }
         return .init(vmName: vmName, command: command, workdir: try fields.optionalString("workdir"), env: env)
     }

@@ -10,6 +10,8 @@ public struct AgentConfig: Sendable, Equatable {
         public var maxCommandTimeout = 300_000
         /// Hold execute_command jobs until an operator approves them locally.
         public var requireCommandApproval = false
+        /// ms a command waits for approval before it is rejected with `approval_timeout`.
+        public var approvalTimeout = 900_000
         /// Template names create_vm may use (files `<templatesDir>/<name>.yaml`).
         public var allowedVmTemplates = ["webapp", "api", "database", "dev"]
         /// Allow `http://` to a non-loopback control plane (a warning is logged).

@@ -74,8 +74,14 @@ public struct AgentRuntime: Sendable {
         let poller = Poller(
             controlPlane: controlPlane, registrar: registrar, book: book, work: workContinuation, bell: pollerBell,
             mode: mode, pollWait: config.pollWait, logger: logger, firstReport: firstReport,
+            intake: JobIntake(config: config),
             drainGiveUp: .milliseconds(config.drainRetryTimeout))
-        let runner = JobRunner(work: work, book: book, executor: executor, logger: logger)
+        let approvals =
+            config.security.requireCommandApproval
+            ? ApprovalGate(
+                store: store, book: book, timeout: .milliseconds(config.security.approvalTimeout), logger: logger)
+            : nil
+        let runner = JobRunner(work: work, book: book, executor: executor, logger: logger, approvals: approvals)
         let leaseKeeper = LeaseKeeper(book: book, bell: leaseBell, logger: logger)
         let reporter = Reporter(
             controlPlane: controlPlane, registrar: registrar, book: book, store: store, bell: reporterBell, mode: mode,

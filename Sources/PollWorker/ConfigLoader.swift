@@ -21,6 +21,7 @@ public struct ConfigLoader: Sendable {
         var config = AgentConfig(agentId: defaultID, agentName: hostname.isEmpty ? defaultID : hostname)
         var problems: [ConfigProblem] = []
         var keySource = "none"
+        var keyFileUsed: String?
 
         var fileKey: String?
         if let root = readRoot(path, &problems) {
@@ -54,14 +55,17 @@ public struct ConfigLoader: Sendable {
             keySource = "environment \(ConfigSources.apiKeyVariable)"
         } else if let keyFile = config.controlPlaneApiKeyFile {
             keySource = "controlPlaneApiKeyFile \(keyFile)"
+            keyFileUsed = keyFile
             config.controlPlaneApiKey = readKeyFile(keyFile, &problems)
         } else if let fileKey, !fileKey.isEmpty {
             config.controlPlaneApiKey = Secret(fileKey)
             keySource = "controlPlaneApiKey in \(path)"
+            keyFileUsed = path
         }
 
         problems += validate(config)
-        return ConfigLoadResult(config: config, path: path, apiKeySource: keySource, problems: problems)
+        return ConfigLoadResult(
+            config: config, path: path, apiKeySource: keySource, keyFile: keyFileUsed, problems: problems)
     }
 
     static let levelRule = "must be one of trace, debug, info, notice, warning, error, critical"
@@ -156,6 +160,9 @@ public struct ConfigLoader: Sendable {
             security.maxCommandTimeout = v
         }
         if let v = reader.bool("requireCommandApproval") { security.requireCommandApproval = v }
+        if let v = reader.integer("approvalTimeout", in: 1000...86_400_000, unit: " (milliseconds)") {
+            security.approvalTimeout = v
+        }
         if let v = reader.stringArray("allowedVmTemplates") { security.allowedVmTemplates = v }
         if let v = reader.bool("allowInsecureHttp") { security.allowInsecureHttp = v }
         if let v = reader.stringArray("allowedCommands") { security.allowedCommands = v }

@@ -9,6 +9,7 @@ public enum EffectiveConfigReport {
             "allowedControlPlaneIps": .array(config.security.allowedControlPlaneIps.map(JSONValue.string)),
             "maxCommandTimeout": .int(Int64(config.security.maxCommandTimeout)),
             "requireCommandApproval": .bool(config.security.requireCommandApproval),
+            "approvalTimeout": .int(Int64(config.security.approvalTimeout)),
             "allowedVmTemplates": .array(config.security.allowedVmTemplates.map(JSONValue.string)),
             "allowInsecureHttp": .bool(config.security.allowInsecureHttp),
             "allowedCommands": .array(config.security.allowedCommands.map(JSONValue.string)),

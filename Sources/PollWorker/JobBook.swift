@@ -176,6 +176,9 @@ public actor JobBook {
         return true
     }
 
+    /// Whether the job is held and has not started (nor been stopped) yet.
+    public func isWaiting(_ ref: JobRef) -> Bool { entries[ref]?.phase == .waiting }
+
     /// Registers how to stop a running job; a stop already asked for happens at once.
     public func attach(_ ref: JobRef, cancel: @escaping @Sendable () -> Void) {
         guard entries[ref]?.phase == .running else { return }

@@ -3,14 +3,26 @@ import Models
 
 extension JobExecutor {
     func createVM(_ parameters: JobParameters.CreateVM, _ context: Context) async throws(JobError) -> JSONValue {
-        let template = try templatePath(parameters.template)
-        try checkPerVMLimits(parameters.config)
-        var arguments = ["create", "--name=\(parameters.vmName)"]
-        if let cpus = parameters.config.cpus { arguments.append("--cpus=\(cpus)") }
-        if let memory = parameters.config.memory { arguments.append("--memory=\(Self.flagNumber(memory))") }
-        if let disk = parameters.config.disk { arguments.append("--disk=\(Self.flagNumber(disk))") }
-        arguments.append(template)
-        try await limactlStep(arguments, "create", context)
+        let template = try policy.templatePath(parameters.template)
+        let request = try policy.resources(parameters)
+        try policy.checkPerVM(request)
+        // One create at a time, so two creates cannot both pass the totals check.
+        await creations.acquire()
+        do throws(JobError) {
+            if Task.isCancelled { throw JobError.cancelled("cancelled before the VM was created") }
+            let existing = try await list([], context)
+            try policy.checkTotals(adding: request, to: existing)
+            var arguments = ["create", "--name=\(parameters.vmName)"]
+            if let cpus = parameters.config.cpus { arguments.append("--cpus=\(cpus)") }
+            if let memory = parameters.config.memory { arguments.append("--memory=\(Self.flagNumber(memory))") }
+            if let disk = parameters.config.disk { arguments.append("--disk=\(Self.flagNumber(disk))") }
+            arguments.append(template)
+            try await limactlStep(arguments, "create", context)
+            await creations.release()
+        } catch {
+            await creations.release()
+            throw error
+        }
         if parameters.config.start {
             try await startVM(parameters.vmName, context)
         }
@@ -45,45 +57,6 @@ extension JobExecutor {
                     "stopped the VM after its start timed out or was cancelled", metadata: ["vm": .string(name)])
             }
         }.value
-    }
-
-    /// `<templatesDir>/<name>.yaml`, only for allowed names without a path component.
-    func templatePath(_ name: String) throws(JobError) -> String {
-        if name.isEmpty || name.contains("/") || name.contains("\\") || name.hasPrefix(".") || name.contains("\0") {
-            throw .rejected(.policyDenied, "template: \"\(name)\" is not a template name (no paths allowed)")
-        }
-        guard config.security.allowedVmTemplates.contains(name) else {
-            throw .rejected(
-                .policyDenied,
-                "template: \"\(name)\" is not in security.allowedVmTemplates (\(config.security.allowedVmTemplates.joined(separator: ", ")))"
-            )
-        }
-        let path = "\(config.templatesDir)/\(name).yaml"
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw .rejected(.policyDenied, "template: \(path) does not exist or cannot be read")
-        }
-        return path
-    }
-
-    func checkPerVMLimits(_ vmConfig: JobParameters.CreateVM.Config) throws(JobError) {
-        let limits = config.resourceLimits
-        if let cpus = vmConfig.cpus, cpus > limits.maxCpuPerVm {
-            throw .rejected(
-                .resourceLimitExceeded,
-                "config.cpus: \(cpus) exceeds resourceLimits.maxCpuPerVm (\(limits.maxCpuPerVm))")
-        }
-        if let memory = vmConfig.memory, memory > Double(limits.maxMemoryPerVm) {
-            throw .rejected(
-                .resourceLimitExceeded,
-                "config.memory: \(Self.flagNumber(memory)) GiB exceeds resourceLimits.maxMemoryPerVm (\(limits.maxMemoryPerVm))"
-            )
-        }
-        if let disk = vmConfig.disk, disk > Double(limits.maxDiskPerVm) {
-            throw .rejected(
-                .resourceLimitExceeded,
-                "config.disk: \(Self.flagNumber(disk)) GiB exceeds resourceLimits.maxDiskPerVm (\(limits.maxDiskPerVm))"
-            )
-        }
     }
 
     /// A GiB figure as limactl's float flags take it: `2`, `1.5`.

@@ -10,6 +10,9 @@ public struct JobExecutor: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     let clock: ContinuousClock
+    let policy: JobPolicy
+    /// Serializes the totals check and `limactl create` of concurrent creates.
+    let creations = AsyncMutex()
 
     /// How long the cleanup `limactl stop -f` after a failed start may take.
     public static let cleanupTimeout: Duration = .seconds(30)
@@ -23,6 +26,7 @@ public struct JobExecutor: Sendable {
         self.logger = logger
         self.now = now
         self.clock = clock
+        self.policy = JobPolicy(config: config)
     }
 
     /// The job types this build runs; registration advertises exactly these.
@@ -52,6 +56,9 @@ public struct JobExecutor: Sendable {
         var result = JobResult(
             jobId: job.id, attempt: job.attempt, type: job.type.rawValue, status: .succeeded, startedAt: startedAt)
         do throws(JobError) {
+            // Intake checked these already; checking again costs nothing and keeps the
+            // executor safe on its own.
+            try policy.check(job)
             let context = Context(job: job, deadline: deadline, clock: clock)
             try await run(job, context, into: &result)
         } catch {

@@ -15,12 +15,17 @@ public struct JobRunner: Service {
     let book: JobBook
     let executor: JobExecutor
     let logger: Logger
+    /// Set with `security.requireCommandApproval`: commands wait for an operator first.
+    let approvals: ApprovalGate?
 
-    public init(work: AsyncStream<Job>, book: JobBook, executor: JobExecutor, logger: Logger) {
+    public init(
+        work: AsyncStream<Job>, book: JobBook, executor: JobExecutor, logger: Logger, approvals: ApprovalGate? = nil
+    ) {
         self.work = work
         self.book = book
         self.executor = executor
         self.logger = logger
+        self.approvals = approvals
     }
 
     public func run() async {
@@ -32,6 +37,13 @@ public struct JobRunner: Service {
     }
 
     private func run(_ job: Job) async {
+        if let approvals, ApprovalGate.applies(to: job) {
+            // Before the VM's turn: a command waiting for a person must not hold up its VM.
+            if case .refused(let result) = await approvals.decide(job) {
+                if let result { await book.finish(result) }
+                return
+            }
+        }
         guard await book.waitTurn(job.ref) else { return }
         logger.info(
             "job started",

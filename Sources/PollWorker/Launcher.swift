@@ -34,7 +34,7 @@ public struct Launcher: Sendable {
 
     public func run(_ request: LaunchRequest) async -> ExitStatus {
         let result = loader.load(request.sources)
-        let hostProblems = hostChecks.problems(result.config)
+        let hostProblems = hostChecks.problems(result.config) + hostChecks.credentialProblems(result)
         var redactor = Redactor()
         if let key = result.config.controlPlaneApiKey {
             redactor.add(key.exposedValue, minimumLength: Redactor.logMinimumLength)
@@ -96,7 +96,8 @@ public struct Launcher: Sendable {
         }
         defer { withExtendedLifetime(lock) {} }
         let controlPlane = HTTPControlPlane(
-            baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger)
+            baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger,
+            allowList: AddressAllowList(config.security.allowedControlPlaneIps))
         let runtime = AgentRuntime(
             config: config, controlPlane: controlPlane, limactl: limactl, store: store, logger: logger, drain: drain)
         return await runtime.run()

@@ -24,10 +24,12 @@ public struct Poller: Service {
     let drainAttempts: Int
     let drainGiveUp: Duration
     let firstReport: Latch
+    /// Signature, decoding and policy, before a job is held.
+    let intake: JobIntake
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, work: AsyncStream<Job>.Continuation,
-        bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, firstReport: Latch,
+        bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, firstReport: Latch, intake: JobIntake,
         clock: ContinuousClock = ContinuousClock(), drainAttempts: Int = 5, drainGiveUp: Duration = .seconds(60)
     ) {
         self.controlPlane = controlPlane
@@ -42,6 +44,7 @@ public struct Poller: Service {
         self.drainAttempts = drainAttempts
         self.drainGiveUp = drainGiveUp
         self.firstReport = firstReport
+        self.intake = intake
     }
 
     public func run() async throws {
@@ -77,7 +80,7 @@ public struct Poller: Service {
                 failingSince = nil
                 let admission: JobBook.Admission
                 do throws(StoreError) {
-                    admission = try await book.admit(reply.decodedJobs())
+                    admission = try await book.admit(intake.admit(reply.jobs))
                 } catch {
                     // Not journaled, so not held: the next claim's `held` hands them back.
                     logger.error(
@@ -125,6 +128,8 @@ public struct Poller: Service {
             }
         case .badRequest:
             logger.error("the control plane rejected a claim", metadata: ["error": .string(error.description)])
+        case .notAllowed:
+            logger.error("not claiming", metadata: ["error": .string(error.description)])
         default:
             logger.warning("claim failed", metadata: ["error": .string(error.description)])
         }

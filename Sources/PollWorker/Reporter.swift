@@ -109,7 +109,9 @@ public struct Reporter: Service {
                 firstReport.open()
                 if error.kind == .cancelled { return }
                 if error.kind == .unknownAgent { await registrar.forget() }
-                logger.warning("report failed", metadata: ["error": .string(error.description)])
+                logger.log(
+                    level: error.kind == .notAllowed ? .error : .warning, "report failed",
+                    metadata: ["error": .string(error.description)])
                 await pause(backoff.delay(for: error))
             }
         }
@@ -151,7 +153,7 @@ public struct Reporter: Service {
                 // A refused key will not be accepted on a retry: stop now rather than
                 // wait out the long back-off of §2.
                 if failures >= flushAttempts || error.kind == .refused || Task.isCancelled { break }
-                let delay = backoff.nextDelay()
+                let delay = backoff.delay(for: error)
                 guard clock.now.advanced(by: delay) < deadline else { break }
                 try? await clock.sleep(for: delay)
             }

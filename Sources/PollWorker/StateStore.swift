@@ -94,6 +94,22 @@ public final class StateStore: Sendable {
                     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                     """)
         }
+        migrator.registerMigration("v2-approvals") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE approvals (
+                        job_id TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        vm_name TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        requested_at REAL NOT NULL,
+                        decision TEXT CHECK (decision IN ('approved', 'denied')),
+                        decided_at REAL,
+                        decided_by TEXT,
+                        PRIMARY KEY (job_id, attempt)
+                    );
+                    """)
+        }
         return migrator
     }
 

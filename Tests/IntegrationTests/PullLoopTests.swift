@@ -100,7 +100,7 @@ struct PullLoopTests {
             let run = try await AgentRun.drain(config: try workspace.config(url: server.url), key: server.key)
             #expect(run.status == 1)
             let expected: [(String, String, String)] = [
-                ("unknown", "unsupported_job_type", "type"), ("badname", "invalid_job", "vmName"),
+                ("unknown", "unsupported_job_type", "type"), ("badname", "policy_denied", "vmName"),
                 ("noname", "invalid_job", "vmName: is required"), ("cpus", "invalid_job", "config.cpus"),
                 ("path", "policy_denied", "template"), ("notallowed", "policy_denied", "allowedVmTemplates"),
                 ("toobig", "resource_limit_exceeded", "maxCpuPerVm"),

@@ -248,7 +248,7 @@ struct JobValidationTests {
         let rejection = try rejectionOf(
             job(#""type": "execute_command", "vmName": "my-app", "command": "env", "env": {"\#(name)": "x"}"#))
         #expect(rejection.error.field == "env")
-        #expect(rejection.error.code == .invalidJob)
+        #expect(rejection.error.code == .policyDenied)
         #expect(rejection.error.reason.contains(#""\#(name)""#))
         #expect(rejection.error.reason.contains("variable name"))
     }
@@ -278,7 +278,7 @@ struct JobValidationTests {
     func invalidVMName(_ name: String) throws {
         let rejection = try rejectionOf(job(#""type": "start_vm", "vmName": "\#(name)""#))
         #expect(rejection.error.field == "vmName")
-        #expect(rejection.error.code == .invalidJob)
+        #expect(rejection.error.code == .policyDenied)
         #expect(rejection.error.reason.contains("not a valid Lima instance name"))
         #expect(rejection.id == "job-1")
     }

@@ -276,9 +276,20 @@ struct JobExecutorRunTests {
     func backupUnsupported() async {
         let runner = ScriptedRunner(respond: { _ in CommandOutcome(termination: .exited(0)) })
         let result = await executor(runner).execute(
-            job(.backupVM(JobParameters.BackupVM(vmName: "web", backupPath: "/var/backups/web.tar"))))
+            job(.backupVM(JobParameters.BackupVM(vmName: "web", backupPath: "web.tar"))))
         #expect(result.status == .rejected)
         #expect(result.error?.code == .unsupportedJobType)
+        #expect(runner.calls.all.isEmpty)
+    }
+
+    @Test("backup_vm with a backupPath outside backupDir is refused by policy first")
+    func backupOutsideBackupDir() async {
+        let runner = ScriptedRunner(respond: { _ in CommandOutcome(termination: .exited(0)) })
+        let result = await executor(runner).execute(
+            job(.backupVM(JobParameters.BackupVM(vmName: "web", backupPath: "/var/backups/web.tar"))))
+        #expect(result.status == .rejected)
+        #expect(result.error?.code == .policyDenied)
+        #expect(result.error?.message.contains("backupDir") == true)
         #expect(runner.calls.all.isEmpty)
     }
 

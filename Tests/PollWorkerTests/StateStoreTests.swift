@@ -39,20 +39,20 @@ private func plainResult(_ id: String, stdout: String? = nil) -> JobResult {
 
 @Suite("StateStore: the file, the journal and recovery")
 struct StateStoreJournalTests {
-    @Test("The database is a WAL-mode SQLite file in the state directory, at schema version v1")
+    @Test("The database is a WAL-mode SQLite file in the state directory, at the current schema version")
     func fileAndSchema() throws {
         let directory = makeStateDirectory()
         let store = try makeStore(directory: directory)
         let file = (directory as NSString).appendingPathComponent("agent.sqlite")
         #expect(store.path == file)
-        #expect(try store.schemaVersion() == ["v1"])
+        #expect(try store.schemaVersion() == ["v1", "v2-approvals"])
         try store.enqueueLogs([LogChunk(jobId: nil, seq: 1, stream: .agent, at: fixedNow, text: "hello")])
         #expect(FileManager.default.fileExists(atPath: file))
         #expect(FileManager.default.fileExists(atPath: file + "-wal"), "a WAL-mode database has a -wal file")
         // The -wal file goes when the last connection closes: the store must still be open above.
         withExtendedLifetime(store) {}
         // Opening it again migrates nothing more.
-        #expect(try makeStore(directory: directory).schemaVersion() == ["v1"])
+        #expect(try makeStore(directory: directory).schemaVersion() == ["v1", "v2-approvals"])
     }
 
     @Test("A state directory that cannot be created is reported unavailable")
