@@ -54,6 +54,11 @@ enum HostAgent {
             throw error
         }
         try? Sys.writeFile(inst.driverPIDFile, "\(driver)\n")
+        // What a VM's serial console would show while it boots.
+        try? Sys.writeFile(
+            inst.dir + "/serial.log",
+            "[    0.000000] Linux version 6.8.0 (stand-in)\n[    0.100000] Booting \(name)\n[    1.000000] \(name) login:\n"
+        )
         log.info("Starting the simulated \(config.vmType) driver (pid \(driver))")
         emit("\"sshLocalPort\":\(port)")
 

@@ -90,7 +90,11 @@ extension Job: Codable {
                 "stopIfRunning": .bool(p.stopIfRunning),
             ]
         case .restoreVM(let p):
-            return ["vmName": .string(p.vmName), "backupPath": .string(p.backupPath), "start": .bool(p.start)]
+            var fields: [String: JSONValue] = [
+                "vmName": .string(p.vmName), "backupPath": .string(p.backupPath), "start": .bool(p.start),
+            ]
+            if let sha256 = p.sha256 { fields["sha256"] = .string(sha256) }
+            return fields
         case .collectLogs(let p):
             return ["vmName": .string(p.vmName), "lines": .int(Int64(p.lines))]
         }

@@ -80,7 +80,7 @@ public enum JobDecoder {
             return .restoreVM(
                 .init(
                     backupPath: try fields.string("backupPath"), vmName: try fields.vmName(),
-                    start: try fields.optionalBool("start") ?? false))
+                    start: try fields.optionalBool("start") ?? false, sha256: try fields.optionalString("sha256")))
         case .collectLogs:
             return .collectLogs(
                 .init(

@@ -135,10 +135,13 @@ extension JobParameters {
         /// The name to restore as; it must not exist.
         public var vmName: String
         public var start: Bool
-        public init(backupPath: String, vmName: String, start: Bool = false) {
+        /// The archive's expected sha256 (hex), as a backup_vm result gave it; checked before anything else.
+        public var sha256: String?
+        public init(backupPath: String, vmName: String, start: Bool = false, sha256: String? = nil) {
             self.backupPath = backupPath
             self.vmName = vmName
             self.start = start
+            self.sha256 = sha256
         }
     }
 

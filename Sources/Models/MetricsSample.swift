@@ -43,14 +43,19 @@ public struct MetricsSample: Codable, Sendable, Equatable {
     /// Counts by status and duration percentiles (ms) for one job type.
     public struct Operation: Codable, Sendable, Equatable {
         public var succeeded: Int
+        /// Every result that was not `succeeded`.
         public var failed: Int
+        /// Duration percentiles in ms.
         public var p50: Int
         public var p99: Int
-        public init(succeeded: Int, failed: Int, p50: Int, p99: Int) {
+        /// Counts by result status (an addition to §5.3; unknown fields are ignored).
+        public var statuses: [String: Int]?
+        public init(succeeded: Int, failed: Int, p50: Int, p99: Int, statuses: [String: Int]? = nil) {
             self.succeeded = succeeded
             self.failed = failed
             self.p50 = p50
             self.p99 = p99
+            self.statuses = statuses
         }
     }
 

@@ -32,6 +32,10 @@ public struct AgentLogHandler: LogHandler {
         let stamped = "\(RFC3339.format(now())) \(event.level.rawValue) \(text)\n"
         let stderrLine = sink.journald ? "<\(AgentLogHandler.priority(event.level))>\(text)\n" : stamped
         sink.write(stderrLine: stderrLine, fileLine: stamped)
+        if event.level >= .warning {
+            let jobId: String? = if case .string(let id)? = merged["job"] { id } else { nil }
+            sink.forward("\(event.level.rawValue) \(text)", jobId: jobId)
+        }
     }
 
     /// `message key=value key2="quoted value"`, keys sorted; newlines escaped so one event is one line.

@@ -81,11 +81,21 @@ public struct AgentRuntime: Sendable {
             ? ApprovalGate(
                 store: store, book: book, timeout: .milliseconds(config.security.approvalTimeout), logger: logger)
             : nil
-        let runner = JobRunner(work: work, book: book, executor: executor, logger: logger, approvals: approvals)
+        let store = self.store
+        let operations = OperationStats()
+        let runner = JobRunner(
+            work: work, book: book, executor: executor, logger: logger, approvals: approvals,
+            liveOutput: { job in LiveOutput(jobId: job.id, store: store, bell: reporterBell) }, operations: operations)
         let leaseKeeper = LeaseKeeper(book: book, bell: leaseBell, logger: logger)
+        let board = HealthBoard()
+        let metrics = MetricsSampler(
+            limactl: limactl, host: HostSampler(), operations: operations, store: store, board: board,
+            registrar: registrar, interval: config.metricsInterval, stateDir: config.stateDir,
+            vmDataDir: limactl.limaHome ?? config.vmDataDir, logger: logger)
         let reporter = Reporter(
             controlPlane: controlPlane, registrar: registrar, book: book, store: store, bell: reporterBell, mode: mode,
-            heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger, firstReport: firstReport)
+            heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger, firstReport: firstReport,
+            health: board)
         let coordinator = ShutdownCoordinator(
             book: book, mode: mode, drainTimeout: .milliseconds(config.drainTimeout), logger: logger)
 
@@ -96,7 +106,8 @@ public struct AgentRuntime: Sendable {
         }
         var groupConfig = ServiceGroupConfiguration(
             services: [
-                entry(coordinator, "shutdown"), entry(reporter, "reporter"), entry(leaseKeeper, "leases"),
+                entry(coordinator, "shutdown"), entry(reporter, "reporter"), entry(metrics, "metrics"),
+                entry(leaseKeeper, "leases"),
                 entry(runner, "runner"), entry(poller, "poller"),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One subprocess to run: always an argument array, never a host shell.
 public struct CommandSpec: Sendable {
     public var executable: String
@@ -12,11 +14,15 @@ public struct CommandSpec: Sendable {
     public var killGrace: Duration
     /// Bytes kept of stdout and of stderr each.
     public var maxOutputBytes: Int
+    /// Called with each piece of output as it is read (only what is kept, within the cap).
+    public var onOutput: (@Sendable (OutputStreamKind, Data) -> Void)?
 
     public init(
         executable: String, arguments: [String], environment: [String: String], workingDirectory: String? = nil,
-        account: UserAccount? = nil, timeout: Duration, killGrace: Duration = .seconds(5), maxOutputBytes: Int
+        account: UserAccount? = nil, timeout: Duration, killGrace: Duration = .seconds(5), maxOutputBytes: Int,
+        onOutput: (@Sendable (OutputStreamKind, Data) -> Void)? = nil
     ) {
+        self.onOutput = onOutput
         self.executable = executable
         self.arguments = arguments
         self.environment = environment

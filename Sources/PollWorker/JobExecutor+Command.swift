@@ -26,7 +26,8 @@ extension JobExecutor {
     func executeCommand(
         _ parameters: JobParameters.ExecuteCommand, _ context: Context, into result: inout JobResult
     ) async throws(JobError) {
-        let outcome = await limactl.run(Self.shellArguments(parameters), timeout: context.remaining)
+        let outcome = await limactl.run(
+            Self.shellArguments(parameters), timeout: context.remaining, output: context.output)
         result.stdout = outcome.stdoutText
         result.stderr = outcome.stderrText
         result.outputTruncated = outcome.stdoutTruncated || outcome.stderrTruncated

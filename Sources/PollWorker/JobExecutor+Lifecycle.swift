@@ -34,7 +34,7 @@ extension JobExecutor {
     /// does not stop the VM: an explicit `limactl stop -f` follows, with its own deadline.
     func startVM(_ name: String, _ context: Context, arguments: [String]? = nil) async throws(JobError) {
         let arguments = arguments ?? ["start", name]
-        let outcome = await limactl.run(arguments, timeout: context.remaining)
+        let outcome = await limactl.run(arguments, timeout: context.remaining, output: context.output)
         guard let failure = Limactl.failure(outcome, action: "limactl \(arguments[0])") else { return }
         if failure.status == .timedOut || failure.status == .cancelled {
             await forceStop(name)

@@ -11,6 +11,7 @@ public struct JobExecutor: Sendable {
     let now: @Sendable () -> Date
     let clock: ContinuousClock
     let policy: JobPolicy
+    let archiver: BackupArchiver
     /// Serializes the totals check and `limactl create` of concurrent creates.
     let creations = AsyncMutex()
 
@@ -27,12 +28,11 @@ public struct JobExecutor: Sendable {
         self.now = now
         self.clock = clock
         self.policy = JobPolicy(config: config)
+        self.archiver = BackupArchiver(runner: limactl.archiveRunner)
     }
 
     /// The job types this build runs; registration advertises exactly these.
-    public static let supportedTypes: [JobType] = [
-        .createVM, .startVM, .stopVM, .restartVM, .deleteVM, .executeCommand, .getVMInfo, .listVMs,
-    ]
+    public static let supportedTypes: [JobType] = JobType.allCases
 
     /// The per-type default timeout (ms) when the job gives none.
     public static func defaultTimeout(_ type: JobType) -> Int {
@@ -50,7 +50,8 @@ public struct JobExecutor: Sendable {
         return .milliseconds(requested ?? Self.defaultTimeout(job.type))
     }
 
-    public func execute(_ job: Job) async -> JobResult {
+    /// Runs the job; `live`, when given, receives its output as it is produced.
+    public func execute(_ job: Job, live: LiveOutput? = nil) async -> JobResult {
         let startedAt = now()
         let deadline = clock.now.advanced(by: timeout(for: job))
         var result = JobResult(
@@ -59,7 +60,9 @@ public struct JobExecutor: Sendable {
             // Intake checked these already; checking again costs nothing and keeps the
             // executor safe on its own.
             try policy.check(job)
-            let context = Context(job: job, deadline: deadline, clock: clock)
+            var output: (@Sendable (OutputStreamKind, Data) -> Void)?
+            if let live { output = { kind, data in live.append(kind, data) } }
+            let context = Context(job: job, deadline: deadline, clock: clock, output: output)
             try await run(job, context, into: &result)
         } catch {
             result.status = error.status
@@ -76,6 +79,8 @@ public struct JobExecutor: Sendable {
         let job: Job
         let deadline: ContinuousClock.Instant
         let clock: ContinuousClock
+        /// Where the job's live output goes (commands, and limactl's progress while a VM starts).
+        var output: (@Sendable (OutputStreamKind, Data) -> Void)? = nil
 
         var remaining: Duration {
             let left = clock.now.duration(to: deadline)
@@ -107,8 +112,12 @@ public struct JobExecutor: Sendable {
         case .listVMs:
             let vms = try await list([], context)
             result.data = try JobExecutor.encode(ResultData.VMList(vms: vms))
-        case .backupVM, .restoreVM, .collectLogs:
-            throw .rejected(.unsupportedJobType, "\(job.type.rawValue) is not supported by this agent version")
+        case .backupVM(let parameters):
+            result.data = try await backupVM(parameters, context)
+        case .restoreVM(let parameters):
+            result.data = try await restoreVM(parameters, context)
+        case .collectLogs(let parameters):
+            result.data = try await collectLogs(parameters, context)
         }
     }
 

@@ -17,15 +17,22 @@ public struct JobRunner: Service {
     let logger: Logger
     /// Set with `security.requireCommandApproval`: commands wait for an operator first.
     let approvals: ApprovalGate?
+    /// Where a job's live output goes, if anywhere.
+    let liveOutput: @Sendable (Job) -> LiveOutput?
+    /// Counts and durations per job type, for metrics.
+    let operations: OperationStats?
 
     public init(
-        work: AsyncStream<Job>, book: JobBook, executor: JobExecutor, logger: Logger, approvals: ApprovalGate? = nil
+        work: AsyncStream<Job>, book: JobBook, executor: JobExecutor, logger: Logger, approvals: ApprovalGate? = nil,
+        liveOutput: @escaping @Sendable (Job) -> LiveOutput? = { _ in nil }, operations: OperationStats? = nil
     ) {
+        self.operations = operations
         self.work = work
         self.book = book
         self.executor = executor
         self.logger = logger
         self.approvals = approvals
+        self.liveOutput = liveOutput
     }
 
     public func run() async {
@@ -51,7 +58,8 @@ public struct JobRunner: Service {
                 "job": .string(job.id), "attempt": "\(job.attempt)", "type": .string(job.type.rawValue),
                 "vm": .string(job.parameters.vmName ?? "-"),
             ])
-        let execution = Task { await executor.execute(job) }
+        let live = liveOutput(job)
+        let execution = Task { await executor.execute(job, live: live) }
         await book.attach(job.ref) { execution.cancel() }
         let result = await withTaskCancellationHandler {
             await execution.value
@@ -64,6 +72,9 @@ public struct JobRunner: Service {
         ]
         if let error = result.error { metadata["error"] = .string("\(error.code): \(error.message)") }
         logger.log(level: result.status == .succeeded ? .info : .warning, "job finished", metadata: metadata)
+        // The last output goes into the outbox before the result does.
+        live?.finish()
         await book.finish(result)
+        await operations?.record(result)
     }
 }

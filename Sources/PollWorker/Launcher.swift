@@ -95,6 +95,9 @@ public struct Launcher: Sendable {
             return .configuration
         }
         defer { withExtendedLifetime(lock) {} }
+        // From here on the agent's warnings and errors also go to the control plane.
+        let forwarder = LogForwarder(store: store)
+        sink.forward { text, jobId in forwarder.forward(text, jobId: jobId) }
         let controlPlane = HTTPControlPlane(
             baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger,
             allowList: AddressAllowList(config.security.allowedControlPlaneIps))

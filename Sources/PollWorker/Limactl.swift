@@ -11,6 +11,11 @@ public struct Limactl: Sendable {
     public let account: UserAccount?
     public let environment: [String: String]
     public let maxOutputBytes: Int
+    /// The runner limactl goes through, for the agent's own tools (tar for backups).
+    public var archiveRunner: any CommandRunner { runner }
+
+    /// LIMA_HOME as limactl gets it: where the instance directories are.
+    public var limaHome: String? { environment["LIMA_HOME"] }
     public let killGrace: Duration
 
     public init(
@@ -53,14 +58,16 @@ public struct Limactl: Sendable {
         return path
     }
 
-    public func run(_ arguments: [String], timeout: Duration) async -> CommandOutcome {
+    public func run(
+        _ arguments: [String], timeout: Duration, output: (@Sendable (OutputStreamKind, Data) -> Void)? = nil
+    ) async -> CommandOutcome {
         guard let executable else {
             return CommandOutcome(termination: .notStarted("limactl was not found"))
         }
         let spec = CommandSpec(
             executable: executable, arguments: ["--tty=false", "--log-format=json"] + arguments,
             environment: environment, workingDirectory: account?.home, account: account, timeout: timeout,
-            killGrace: killGrace, maxOutputBytes: maxOutputBytes)
+            killGrace: killGrace, maxOutputBytes: maxOutputBytes, onOutput: output)
         return await runner.run(spec)
     }
 

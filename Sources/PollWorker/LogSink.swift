@@ -11,6 +11,8 @@ public final class LogSink: Sendable {
     private struct State {
         var file: FileHandle?
         var redactor = Redactor()
+        /// Receives warnings and errors (redacted) for the control plane (`agent` log chunks).
+        var forward: (@Sendable (_ text: String, _ jobId: String?) -> Void)?
     }
 
     private let state: Mutex<State>
@@ -36,6 +38,17 @@ public final class LogSink: Sendable {
 
     public func redacted(_ text: String) -> String {
         state.withLock { $0.redactor }.apply(text)
+    }
+
+    /// Sends every later warning and error to `forward` too (once the outbox exists).
+    public func forward(to forward: @escaping @Sendable (_ text: String, _ jobId: String?) -> Void) {
+        state.withLock { $0.forward = forward }
+    }
+
+    /// Hands a warning or an error, redacted, to the forwarder, if one is set.
+    func forward(_ text: String, jobId: String?) {
+        let forward = state.withLock { $0.forward }
+        forward?(redacted(text), jobId)
     }
 
     /// Writes one event: `stderrLine` to stderr, `fileLine` to the log file.

@@ -14,11 +14,16 @@ final class OutputCollector: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    func append(_ bytes: UnsafeRawBufferPointer) {
+    /// Keeps what fits; returns the bytes kept (empty once the cap is reached).
+    @discardableResult
+    func append(_ bytes: UnsafeRawBufferPointer) -> Data {
         state.withLock { state in
             state.total += bytes.count
             let room = limit - state.data.count
-            if room > 0 { state.data.append(contentsOf: bytes.prefix(room)) }
+            guard room > 0 else { return Data() }
+            let kept = Data(bytes.prefix(room))
+            state.data.append(kept)
+            return kept
         }
     }
 

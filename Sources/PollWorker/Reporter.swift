@@ -29,13 +29,17 @@ public struct Reporter: Service {
     /// The longest the final flush may take after a graceful stop, and after a hard stop.
     let flushBound: Duration
     let hardStopFlushBound: Duration
+    /// The host health heartbeats carry, measured by the metrics sampler.
+    let health: HealthBoard?
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, store: StateStore, bell: Doorbell,
         mode: RunMode, heartbeatInterval: Int, startedAt: Date, logger: Logger, firstReport: Latch,
         clock: ContinuousClock = ContinuousClock(), linger: Duration = .milliseconds(100), batchLimit: Int = 200,
-        flushAttempts: Int = 5, flushBound: Duration = .seconds(60), hardStopFlushBound: Duration = .seconds(10)
+        flushAttempts: Int = 5, flushBound: Duration = .seconds(60), hardStopFlushBound: Duration = .seconds(10),
+        health: HealthBoard? = nil
     ) {
+        self.health = health
         self.controlPlane = controlPlane
         self.registrar = registrar
         self.book = book
@@ -85,14 +89,18 @@ public struct Reporter: Service {
         var lastSent = clock.now.advanced(by: .seconds(-86_400))
         while !stopping {
             let due = lastSent.advanced(by: await heartbeatDelay())
-            if await book.pendingResultCount == 0 {
+            if await book.pendingResultCount == 0 && !logsWaiting() {
                 let wait = clock.now.duration(to: due)
                 if wait > .zero { await bell.wait(timeout: wait, clock: clock) }
                 if stopping { return }
             }
             let pending = await book.pendingResultCount
-            if pending == 0 && clock.now < due { continue }
-            if pending > 0 && firstReport.isOpen { try? await clock.sleep(for: linger) }
+            let logs = logsWaiting()
+            if pending == 0 && !logs && clock.now < due { continue }
+            if firstReport.isOpen && (pending > 0 || logs) {
+                // A short linger batches several results; live output batches a little longer.
+                try? await clock.sleep(for: pending > 0 ? linger : linger * 3)
+            }
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
                 let progress = try await send(state: mode.drain || mode.isStopping ? .draining : .running, splitter)
@@ -123,6 +131,11 @@ public struct Reporter: Service {
         while !stopping, clock.now < until {
             await bell.wait(timeout: clock.now.duration(to: until), clock: clock)
         }
+    }
+
+    /// Whether log chunks (live output, the agent's warnings) wait to be sent.
+    private func logsWaiting() -> Bool {
+        ((try? store.pendingCount(.logs)) ?? 0) > 0
     }
 
     /// Whether anything waits in the outbox.
@@ -269,7 +282,7 @@ public struct Reporter: Service {
         let now = Date()
         return Heartbeat(
             state: state, startedAt: startedAt, uptime: max(0, Int(now.timeIntervalSince(startedAt) * 1000)),
-            held: await book.heldRefs)
+            held: await book.heldRefs, health: health?.current)
     }
 
     /// Drops the one item the control plane refuses, logged at error level (§5.4).

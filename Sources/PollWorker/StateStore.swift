@@ -57,7 +57,10 @@ public final class StateStore: Sendable {
         }
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            // A read first: `approvals` opens the running agent's database, and must not
+            // take the write lock from it when the schema is already current.
+            let current = try database.read { db in try Self.migrator.hasCompletedMigrations(db) }
+            if !current { try Self.migrator.migrate(database) }
         } catch {
             throw StoreError(.unavailable, "cannot open the state store \(path): \(error)")
         }

@@ -70,8 +70,12 @@ public struct SubprocessRunner: CommandRunner {
                     ) { execution in
                         leader.set(execution.processIdentifier.value)
                         await withTaskGroup(of: Void.self) { readers in
-                            readers.addTask { await Self.drain(execution.standardOutput, into: stdout) }
-                            readers.addTask { await Self.drain(execution.standardError, into: stderr) }
+                            readers.addTask {
+                                await Self.drain(execution.standardOutput, into: stdout, .stdout, spec.onOutput)
+                            }
+                            readers.addTask {
+                                await Self.drain(execution.standardError, into: stderr, .stderr, spec.onOutput)
+                            }
                         }
                     }
                     switch result.terminationStatus {
@@ -133,10 +137,14 @@ public struct SubprocessRunner: CommandRunner {
         _ = kill(-group, SIGKILL)
     }
 
-    private static func drain(_ sequence: SubprocessOutputSequence, into collector: OutputCollector) async {
+    private static func drain(
+        _ sequence: SubprocessOutputSequence, into collector: OutputCollector, _ kind: OutputStreamKind,
+        _ onOutput: (@Sendable (OutputStreamKind, Data) -> Void)?
+    ) async {
         do {
             for try await buffer in sequence {
-                buffer.withUnsafeBytes { collector.append($0) }
+                let kept = buffer.withUnsafeBytes { collector.append($0) }
+                if let onOutput, !kept.isEmpty { onOutput(kind, kept) }
             }
         } catch {
             // The child was torn down; what was read is kept.

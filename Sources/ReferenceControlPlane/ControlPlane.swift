@@ -275,6 +275,9 @@ actor ControlPlane {
         ])
     }
 
+    /// The metrics samples received, oldest first (the newest `maxMetrics`).
+    func metricsSamples() -> [MetricsSample] { metrics }
+
     func logChunks(jobId: String?) -> [LogChunk] {
         guard let jobId else { return logs }
         return logs.filter { $0.jobId == jobId }

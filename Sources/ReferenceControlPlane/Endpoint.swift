@@ -12,6 +12,7 @@ enum Endpoint: Sendable, Equatable {
     case waitForJobs
     case stats
     case logs
+    case metrics
     case forgetAgent(id: String)
     case addFault
     case listFaults
@@ -48,6 +49,7 @@ enum Endpoint: Sendable, Equatable {
             case "wait": return ["GET": .waitForJobs]
             case "stats": return ["GET": .stats]
             case "logs": return ["GET": .logs]
+            case "metrics": return ["GET": .metrics]
             case "faults": return ["GET": .listFaults, "POST": .addFault, "DELETE": .clearFaults]
             default: return [:]
             }

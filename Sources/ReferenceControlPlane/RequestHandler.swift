@@ -174,6 +174,8 @@ struct RequestHandler: HTTPHandler {
             return .json(await controlPlane.stats())
         case .logs:
             return .json(["logs": await controlPlane.logChunks(jobId: request.query["jobId"])])
+        case .metrics:
+            return .json(["metrics": await controlPlane.metricsSamples()])
         case .forgetAgent(let id):
             try await controlPlane.forget(agentId: id)
             return .json(["forgotten": id])

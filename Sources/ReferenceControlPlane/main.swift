@@ -45,6 +45,7 @@ let usage = """
       GET  /admin/wait?timeoutMs=N     wait until every job is finished
       GET  /admin/stats                requests, agents, results, faults applied per kind
       GET  /admin/logs?jobId=ID        log chunks received
+      GET  /admin/metrics               metrics samples received (the newest 1000)
       POST /admin/agents/ID/forget     the agent's next claim or report gets 404
       POST /admin/faults               add a fault rule:
            {"endpoint": "register"|"claim"|"report"|"any",

@@ -326,7 +326,7 @@ struct SecurityTests {
             renewed = (state["leaseExpiresAt"] as? String ?? firstLease) != firstLease
             return renewed
         }
-        #expect(renewed, "the lease of a job waiting for approval must be kept alive")
+        #expect(renewed, "the lease of a job waiting for approval must be kept alive: \(agent.stderrTail())")
 
         let approve = try approvals(["approve", "a1"], config: config)
         #expect(approve.status == 0, "\(approve.both)")

@@ -125,11 +125,12 @@ struct JobExecutorStaticTests {
         #expect(subject.timeout(for: job(.listVMs)) == .seconds(30))
     }
 
-    @Test("The advertised job types are the ones this build runs")
+    @Test("The advertised job types are every type of §4.2")
     func supportedTypes() {
         #expect(
             JobExecutor.supportedTypes == [
                 .createVM, .startVM, .stopVM, .restartVM, .deleteVM, .executeCommand, .getVMInfo, .listVMs,
+                .backupVM, .restoreVM, .collectLogs,
             ])
     }
 }
@@ -272,14 +273,14 @@ struct JobExecutorRunTests {
         #expect(runner.calls.all.map(\.arguments) == [globalFlags + ["delete", "-f", "web"]])
     }
 
-    @Test("backup_vm is rejected as unsupported without running limactl")
-    func backupUnsupported() async {
+    @Test("backup_vm of a VM limactl does not list fails vm_not_found after one limactl list")
+    func backupUnknownVM() async {
         let runner = ScriptedRunner(respond: { _ in CommandOutcome(termination: .exited(0)) })
         let result = await executor(runner).execute(
             job(.backupVM(JobParameters.BackupVM(vmName: "web", backupPath: "web.tar"))))
-        #expect(result.status == .rejected)
-        #expect(result.error?.code == .unsupportedJobType)
-        #expect(runner.calls.all.isEmpty)
+        #expect(result.status == .failed)
+        #expect(result.error?.code == .vmNotFound)
+        #expect(runner.calls.all.map(\.arguments) == [globalFlags + ["list", "--json", "web"]])
     }
 
     @Test("backup_vm with a backupPath outside backupDir is refused by policy first")
