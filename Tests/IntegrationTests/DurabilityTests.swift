@@ -480,14 +480,6 @@ private func createVMs(_ names: [String], workspace: Workspace, server: Referenc
     }
 }
 
-private func fileExists(_ path: String) -> Bool {
-    FileManager.default.fileExists(atPath: path)
-}
-
-private func errorCode(_ result: [String: Any]) -> String? {
-    (result["error"] as? [String: Any])?["code"] as? String
-}
-
 /// The pid a command wrote to `path`, once it is all there.
 private func readPID(_ path: String) -> pid_t? {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }

@@ -173,27 +173,27 @@ struct SecurityTests {
 
             let overTotal = try await create("r2")
             #expect(overTotal.status == 1)
-            expectRejected(overTotal.result, "resource_limit_exceeded", ["maxTotalCpu", "cpus: 4"])
+            expectRejectedResult(overTotal.result, "resource_limit_exceeded", ["maxTotalCpu", "cpus: 4"])
 
             let fits = try await create("r3", config: ["cpus": 1])
             #expect(fits.status == 0 && fits.result["status"] as? String == "succeeded", "r3: \(fits.result)")
 
             let third = try await create("r4", config: ["cpus": 1])
             #expect(third.status == 1)
-            expectRejected(third.result, "resource_limit_exceeded", ["maxVmsPerAgent"])
+            expectRejectedResult(third.result, "resource_limit_exceeded", ["maxVmsPerAgent"])
 
             // dev: 4 cpus, over the per-VM limit whatever the totals.
             let big = try await create("r5", template: "dev")
             #expect(big.status == 1)
-            expectRejected(big.result, "resource_limit_exceeded", ["maxCpuPerVm", "cpus: 4"])
+            expectRejectedResult(big.result, "resource_limit_exceeded", ["maxCpuPerVm", "cpus: 4"])
 
             let memory = try await create("r6", config: ["memory": 8])
             #expect(memory.status == 1)
-            expectRejected(memory.result, "resource_limit_exceeded", ["maxMemoryPerVm", "memory: 8 GiB"])
+            expectRejectedResult(memory.result, "resource_limit_exceeded", ["maxMemoryPerVm", "memory: 8 GiB"])
 
             let disk = try await create("r7", config: ["disk": 40])
             #expect(disk.status == 1)
-            expectRejected(disk.result, "resource_limit_exceeded", ["maxDiskPerVm", "disk: 40 GiB"])
+            expectRejectedResult(disk.result, "resource_limit_exceeded", ["maxDiskPerVm", "disk: 40 GiB"])
 
             let list = try await drainOne(["id": "list", "type": "list_vms"], server: server, config: config)
             #expect(list.status == 0)
@@ -227,7 +227,7 @@ struct SecurityTests {
             ]
             for (id, fragments) in expected {
                 let result = try await server.result(id)
-                expectRejected(result, "policy_denied", fragments)
+                expectRejectedResult(result, "policy_denied", fragments)
             }
             #expect(try await server.result("allowed")["status"] as? String == "succeeded")
             #expect(vmDirectories(workspace) == ["p5"], "only the allowed template may have made a VM")
@@ -261,10 +261,10 @@ struct SecurityTests {
 
             for id in ["start-path", "create-path", "create-flag", "command-path"] {
                 let result = try await server.result(id)
-                expectRejected(result, "policy_denied", ["vmName", "not a valid Lima instance name"])
+                expectRejectedResult(result, "policy_denied", ["vmName", "not a valid Lima instance name"])
             }
             let badEnv = try await server.result("env-bad")
-            expectRejected(badEnv, "policy_denied", ["env", "\"1BAD\""])
+            expectRejectedResult(badEnv, "policy_denied", ["env", "\"1BAD\""])
             let good = try await server.result("env-good")
             #expect(good["status"] as? String == "succeeded", "\(good)")
             #expect(good["stdout"] as? String == "fine\n", "\(good)")
@@ -533,30 +533,6 @@ private func drainOne(_ job: [String: Any], server: ReferenceServer, config: URL
     return (run.status, result)
 }
 
-private func expectRejected(
-    _ result: [String: Any], _ code: String, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation
-) {
-    #expect(result["status"] as? String == "rejected", "\(result)", sourceLocation: sourceLocation)
-    #expect(errorCode(result) == code, "\(result)", sourceLocation: sourceLocation)
-    for fragment in fragments {
-        #expect(
-            errorMessage(result).contains(fragment), "the message should say \(fragment): \(result)",
-            sourceLocation: sourceLocation)
-    }
-}
-
-private func errorCode(_ result: [String: Any]) -> String? {
-    (result["error"] as? [String: Any])?["code"] as? String
-}
-
-private func errorMessage(_ result: [String: Any]) -> String {
-    (result["error"] as? [String: Any])?["message"] as? String ?? ""
-}
-
-private func fileExists(_ path: String) -> Bool {
-    FileManager.default.fileExists(atPath: path)
-}
-
 /// The VMs in the workspace's LIMA_HOME, sorted (Lima's own `_config` and the like left out).
 private func vmDirectories(_ workspace: Workspace) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: workspace.limaHome.path)) ?? []
@@ -579,4 +555,10 @@ private func agentCommand(_ arguments: [String]) throws -> ProcessOutput {
 /// `limahost-agent approvals ARGUMENTS --config CONFIG`.
 private func approvals(_ arguments: [String], config: URL) throws -> ProcessOutput {
     try agentCommand(["approvals"] + arguments + ["--config", config.path])
+}
+
+private func expectRejectedResult(
+    _ result: [String: Any], _ code: String, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation
+) {
+    expectRefused(result, status: "rejected", code: code, fragments, sourceLocation: sourceLocation)
 }
