@@ -7,7 +7,7 @@ import Models
 extension StateStore {
     /// Records that a job waits for a decision; an existing request (after a restart) is kept.
     public func requestApproval(_ request: ApprovalRequest) throws(StoreError) {
-        try write("record an approval request") { db in
+        try write("record an approval request", durable: false) { db in
             try db.execute(
                 sql: """
                     INSERT INTO approvals (job_id, attempt, vm_name, command, requested_at)
@@ -42,7 +42,7 @@ extension StateStore {
     public func decide(jobId: String, _ decision: ApprovalRequest.Decision, by who: String, at date: Date)
         throws(StoreError) -> Int
     {
-        try write("record a decision") { db in
+        try write("record a decision", durable: false) { db in
             try db.execute(
                 sql: """
                     UPDATE approvals SET decision = ?, decided_at = ?, decided_by = ?
@@ -55,7 +55,7 @@ extension StateStore {
 
     /// Forgets the request once its job has ended.
     public func closeApproval(_ ref: JobRef) throws(StoreError) {
-        try write("close an approval") { db in
+        try write("close an approval", durable: false) { db in
             try db.execute(
                 sql: "DELETE FROM approvals WHERE job_id = ? AND attempt = ?", arguments: [ref.jobId, ref.attempt])
         }

@@ -26,7 +26,7 @@ extension StateStore {
         guard !items.isEmpty else { return }
         let bodies = try items.map { item throws(StoreError) in try Self.encode(item) }
         let bound = maxOutboxBytes
-        try write("queue \(queue == .logs ? "log chunks" : "metrics")") { db in
+        try write("queue \(queue == .logs ? "log chunks" : "metrics")", durable: false) { db in
             for body in bodies {
                 try db.execute(
                     sql: "INSERT INTO \(queue.rawValue) (body, bytes) VALUES (?, ?)", arguments: [body, body.count])
@@ -95,7 +95,7 @@ extension StateStore {
     /// Removes delivered (or discarded) entries.
     public func remove(_ seqs: [Int64], from queue: Queue, discarded: Bool = false) throws(StoreError) {
         guard !seqs.isEmpty else { return }
-        try write("remove outbox entries") { db in
+        try write("remove outbox entries", durable: false) { db in
             for seq in seqs {
                 try db.execute(sql: "DELETE FROM \(queue.rawValue) WHERE seq = ?", arguments: [seq])
             }

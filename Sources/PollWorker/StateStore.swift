@@ -249,7 +249,7 @@ public final class StateStore: Sendable {
     /// Records renewed leases, so a restart knows whether a claimed job is still ours.
     public func renew(_ leases: [(JobRef, Date)]) throws(StoreError) {
         guard !leases.isEmpty else { return }
-        try write("record leases") { db in
+        try write("record leases", durable: false) { db in
             for (ref, expiry) in leases {
                 try db.execute(
                     sql: "UPDATE journal SET lease_expires_at = ? WHERE job_id = ? AND attempt = ?",
@@ -359,9 +359,25 @@ public final class StateStore: Sendable {
 
     // MARK: - Plumbing
 
-    func write<T>(_ what: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+    /// One transaction. `durable` (the journal's transitions, results, acceptances) keeps
+    /// `synchronous = FULL`: on disk when this returns, power loss included. The rest
+    /// (leases, logs, metrics, approvals) commits with `synchronous = NORMAL`: safe from
+    /// a crash of the agent, without an fsync of its own; the next durable commit
+    /// carries it to disk. Fewer fsyncs keep the two cooperative threads free.
+    func write<T>(_ what: String, durable: Bool = true, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
-            return try database.write(body)
+            if durable { return try database.write(body) }
+            return try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                var value: [T] = []
+                try db.inTransaction {
+                    value = [try body(db)]
+                    return .commit
+                }
+                guard let first = value.first else { throw StoreError(.io, "state store: \(what) returned nothing") }
+                return first
+            }
         } catch let error as StoreError {
             throw error
         } catch {

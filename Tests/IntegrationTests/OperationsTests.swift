@@ -233,7 +233,7 @@ struct OperationsTests {
             try await server.enqueue([
                 [
                     "id": "live", "type": "execute_command", "vmName": "talk", "timeout": 30_000,
-                    "command": "for i in 1 2 3 4 5; do echo line-$i; sleep 0.4; done; echo err >&2",
+                    "command": "for i in $(seq 1 12); do echo line-$i; sleep 0.4; done; echo err >&2",
                 ]
             ])
             let agent = try AgentProcess(workspace: workspace, config: config, key: server.key)
@@ -256,7 +256,7 @@ struct OperationsTests {
                 (try await server.job("live"))["state"] as? String == "finished"
             }
             let result = try await server.result("live")
-            let expected = (1...5).map { "line-\($0)\n" }.joined()
+            let expected = (1...12).map { "line-\($0)\n" }.joined()
             #expect(result["status"] as? String == "succeeded", "\(result)")
             #expect(result["stdout"] as? String == expected, "\(result)")
             #expect(result["stderr"] as? String == "err\n", "\(result)")

@@ -281,10 +281,10 @@ struct SecurityTests {
         let workspace = try Workspace()
         defer { workspace.tearDown() }
         // A lease shorter than approvalTimeout: a waiting job keeps it only if the agent renews it.
-        let server = try await ReferenceServer(workspace: workspace, leaseMs: 5000)
+        let server = try await ReferenceServer(workspace: workspace, leaseMs: 8000)
         defer { server.stop() }
         let config = try workspace.config(
-            url: server.url, extra: ["security": ["requireCommandApproval": true, "approvalTimeout": 8000]])
+            url: server.url, extra: ["security": ["requireCommandApproval": true, "approvalTimeout": 12000]])
         try await server.enqueue([["id": "create", "type": "create_vm", "vmName": "ap", "template": "webapp"]])
         // create_vm needs no approval: the drain does not wait for one.
         let created = try await AgentRun.drain(config: config, key: server.key)
@@ -350,11 +350,11 @@ struct SecurityTests {
         #expect(errorCode(timedOut) == "approval_timeout", "\(timedOut)")
         #expect(errorMessage(timedOut).contains("approvalTimeout"), "\(timedOut)")
         #expect(!fileExists("\(shared)/t1"), "a command nobody approved ran")
-        // Refused after approvalTimeout (8 s) from the request, by the agent's own clock.
+        // Refused after approvalTimeout (12 s) from the request, by the agent's own clock.
         let requested = waiting["t1"].map { $0.split(separator: "\t").map(String.init)[3] }.flatMap(RFC3339.parse)
         let refusedAt = (timedOut["finishedAt"] as? String).flatMap(RFC3339.parse)
         if let requested, let refusedAt {
-            #expect(refusedAt.timeIntervalSince(requested) >= 7.9, "t1 refused too early: \(requested) \(refusedAt)")
+            #expect(refusedAt.timeIntervalSince(requested) >= 11.9, "t1 refused too early: \(requested) \(refusedAt)")
         } else {
             Issue.record("cannot read t1's request and refusal times: \(waiting) \(timedOut)")
         }
