@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_USER ?= limahost-dev
 
-.PHONY: build release test demo lint format dev-user clean
+.PHONY: build release test demo lint format dev-user clean install-service uninstall-service
 
 build:
 	$(SWIFT) build --build-tests
@@ -26,6 +26,14 @@ lint:
 
 format:
 	$(SWIFT) format format -i -r --configuration .swift-format Package.swift Sources Tests
+
+# Install as a systemd service (DESTDIR, PREFIX, AGENT_BIN, CA_FILE: see the script).
+install-service:
+	./scripts/install-service.sh
+
+# Remove it; configuration, state, VMs and logs stay unless PURGE=1.
+uninstall-service:
+	./scripts/uninstall-service.sh
 
 clean:
 	rm -rf .build

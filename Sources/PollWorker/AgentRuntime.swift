@@ -15,11 +15,18 @@ public struct AgentRuntime: Sendable {
     let store: StateStore
     let logger: Logger
     let drain: Bool
+    /// systemd's notify socket (a no-op outside systemd).
+    let notifier: SystemdNotifier
+    /// What SIGHUP does: reopen the log file.
+    let reopenLogs: @Sendable () -> Void
 
     public init(
         config: AgentConfig, controlPlane: any ControlPlane, limactl: Limactl, store: StateStore, logger: Logger,
-        drain: Bool
+        drain: Bool, notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
+        reopenLogs: @escaping @Sendable () -> Void = {}
     ) {
+        self.notifier = notifier
+        self.reopenLogs = reopenLogs
         self.config = config
         self.controlPlane = controlPlane
         self.limactl = limactl
@@ -70,11 +77,12 @@ public struct AgentRuntime: Sendable {
         for job in resumed { workContinuation.yield(job) }
         let executor = JobExecutor(limactl: limactl, config: config, logger: logger)
         let firstReport = Latch(open: recovery.pending.isEmpty)
+        let liveness = Liveness()
 
         let poller = Poller(
             controlPlane: controlPlane, registrar: registrar, book: book, work: workContinuation, bell: pollerBell,
             mode: mode, pollWait: config.pollWait, logger: logger, firstReport: firstReport,
-            intake: JobIntake(config: config),
+            intake: JobIntake(config: config), notifier: notifier, liveness: liveness,
             drainGiveUp: .milliseconds(config.drainRetryTimeout))
         let approvals =
             config.security.requireCommandApproval
@@ -95,9 +103,10 @@ public struct AgentRuntime: Sendable {
         let reporter = Reporter(
             controlPlane: controlPlane, registrar: registrar, book: book, store: store, bell: reporterBell, mode: mode,
             heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger, firstReport: firstReport,
-            health: board)
+            health: board, notifier: notifier, liveness: liveness)
         let coordinator = ShutdownCoordinator(
-            book: book, mode: mode, drainTimeout: .milliseconds(config.drainTimeout), logger: logger)
+            book: book, mode: mode, drainTimeout: .milliseconds(config.drainTimeout), logger: logger,
+            notifier: notifier)
 
         func entry(_ service: any Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
             .init(
@@ -106,7 +115,9 @@ public struct AgentRuntime: Sendable {
         }
         var groupConfig = ServiceGroupConfiguration(
             services: [
-                entry(coordinator, "shutdown"), entry(reporter, "reporter"), entry(metrics, "metrics"),
+                entry(coordinator, "shutdown"), entry(HangupHandler(reopen: reopenLogs), "hangup"),
+                entry(Watchdog(notifier: notifier, liveness: liveness, logger: logger), "watchdog"),
+                entry(reporter, "reporter"), entry(metrics, "metrics"),
                 entry(leaseKeeper, "leases"),
                 entry(runner, "runner"), entry(poller, "poller"),
             ],

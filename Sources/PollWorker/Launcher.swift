@@ -102,7 +102,8 @@ public struct Launcher: Sendable {
             baseURL: url, agentId: config.agentId, apiKey: key, session: HTTPControlPlane.makeSession(), logger: logger,
             allowList: AddressAllowList(config.security.allowedControlPlaneIps))
         let runtime = AgentRuntime(
-            config: config, controlPlane: controlPlane, limactl: limactl, store: store, logger: logger, drain: drain)
+            config: config, controlPlane: controlPlane, limactl: limactl, store: store, logger: logger, drain: drain,
+            notifier: SystemdNotifier(environment: environment), reopenLogs: { sink.reopen() })
         return await runtime.run()
     }
 }

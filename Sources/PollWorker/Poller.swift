@@ -26,10 +26,13 @@ public struct Poller: Service {
     let firstReport: Latch
     /// Signature, decoding and policy, before a job is held.
     let intake: JobIntake
+    let notifier: SystemdNotifier
+    let liveness: Liveness
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, work: AsyncStream<Job>.Continuation,
         bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, firstReport: Latch, intake: JobIntake,
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:]), liveness: Liveness = Liveness(),
         clock: ContinuousClock = ContinuousClock(), drainAttempts: Int = 5, drainGiveUp: Duration = .seconds(60)
     ) {
         self.controlPlane = controlPlane
@@ -45,6 +48,8 @@ public struct Poller: Service {
         self.drainGiveUp = drainGiveUp
         self.firstReport = firstReport
         self.intake = intake
+        self.notifier = notifier
+        self.liveness = liveness
     }
 
     public func run() async throws {
@@ -58,6 +63,8 @@ public struct Poller: Service {
             // Graceful shutdown cancelled the outstanding claim: stop claiming.
         }
         mode.beginStopping()
+        notifier.stopping("stopping: no new jobs; finishing the running ones")
+        liveness.idle("poller")
     }
 
     private func loop() async throws {
@@ -69,13 +76,16 @@ public struct Poller: Service {
                 try await registrar.ensureRegistered()
                 let capacity = await book.capacity
                 if capacity == 0 {
+                    liveness.idle("poller")
                     await bell.wait()
                     continue
                 }
                 let wait = mode.drain ? 0 : (await registrar.overrides.pollWait ?? pollWait)
                 let request = ClaimRequest(
                     capacity: capacity, wait: wait, held: await book.heldRefs, draining: mode.drain)
+                liveness.expect("poller", within: .milliseconds(wait) + HTTPControlPlane.claimMargin)
                 let reply = try await controlPlane.claim(request)
+                notifier.ready()
                 backoff.reset()
                 failingSince = nil
                 let admission: JobBook.Admission
@@ -140,6 +150,7 @@ public struct Poller: Service {
                 "the control plane could not be reached: \(backoff.consecutiveFailures) tries over \(failingFor)",
                 cause: error)
         }
+        liveness.expect("poller", within: delay)
         try await clock.sleep(for: delay)
     }
 }

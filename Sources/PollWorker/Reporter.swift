@@ -31,14 +31,19 @@ public struct Reporter: Service {
     let hardStopFlushBound: Duration
     /// The host health heartbeats carry, measured by the metrics sampler.
     let health: HealthBoard?
+    let notifier: SystemdNotifier
+    let liveness: Liveness
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, store: StateStore, bell: Doorbell,
         mode: RunMode, heartbeatInterval: Int, startedAt: Date, logger: Logger, firstReport: Latch,
         clock: ContinuousClock = ContinuousClock(), linger: Duration = .milliseconds(100), batchLimit: Int = 200,
         flushAttempts: Int = 5, flushBound: Duration = .seconds(60), hardStopFlushBound: Duration = .seconds(10),
-        health: HealthBoard? = nil
+        health: HealthBoard? = nil, notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
+        liveness: Liveness = Liveness()
     ) {
+        self.notifier = notifier
+        self.liveness = liveness
         self.health = health
         self.controlPlane = controlPlane
         self.registrar = registrar
@@ -91,6 +96,7 @@ public struct Reporter: Service {
             let due = lastSent.advanced(by: await heartbeatDelay())
             if await book.pendingResultCount == 0 && !logsWaiting() {
                 let wait = clock.now.duration(to: due)
+                liveness.expect("reporter", within: max(wait, .zero) + .seconds(HTTPControlPlane.requestTimeout))
                 if wait > .zero { await bell.wait(timeout: wait, clock: clock) }
                 if stopping { return }
             }
@@ -103,7 +109,9 @@ public struct Reporter: Service {
             }
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
+                liveness.expect("reporter", within: .seconds(HTTPControlPlane.requestTimeout))
                 let progress = try await send(state: mode.drain || mode.isStopping ? .draining : .running, splitter)
+                notifier.ready()
                 firstReport.open()
                 lastSent = clock.now
                 if progress {
@@ -127,6 +135,7 @@ public struct Reporter: Service {
 
     /// Waits `delay`, ending early only when the agent shuts down.
     private func pause(_ delay: Duration) async {
+        liveness.expect("reporter", within: delay)
         let until = clock.now.advanced(by: delay)
         while !stopping, clock.now < until {
             await bell.wait(timeout: clock.now.duration(to: until), clock: clock)

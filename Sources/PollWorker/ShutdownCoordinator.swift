@@ -16,12 +16,15 @@ public struct ShutdownCoordinator: Service {
     let mode: RunMode
     let drainTimeout: Duration
     let logger: Logger
+    let notifier: SystemdNotifier
     let signals: @Sendable () async -> AsyncStream<Void>
 
     public init(
         book: JobBook, mode: RunMode, drainTimeout: Duration, logger: Logger,
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:]),
         signals: @escaping @Sendable () async -> AsyncStream<Void> = ShutdownCoordinator.unixSignals
     ) {
+        self.notifier = notifier
         self.book = book
         self.mode = mode
         self.drainTimeout = drainTimeout
@@ -54,9 +57,17 @@ public struct ShutdownCoordinator: Service {
                         logger.notice(
                             "stopping: no new jobs; waiting for the running ones (a second signal cancels them)",
                             metadata: ["running": "\(unfinished)", "drainTimeout": "\(drainTimeout)"])
+                        notifier.stopping("draining: waiting for \(unfinished) running job(s)")
                         group.addTask { [drainTimeout] in
                             guard (try? await Task.sleep(for: drainTimeout)) != nil else { return }
                             await hardStop("the drain budget ran out")
+                        }
+                        group.addTask { [notifier] in
+                            // While draining, keep systemd from killing the stop before the budget allows.
+                            while !Task.isCancelled {
+                                notifier.extendTimeout(.seconds(90))
+                                guard (try? await Task.sleep(for: .seconds(60))) != nil else { return }
+                            }
                         }
                     } else {
                         await hardStop("a second signal")
