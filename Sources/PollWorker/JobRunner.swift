@@ -41,6 +41,10 @@ public struct JobRunner: Service {
                 group.addTask { await run(job) }
             }
         }
+        // The poller ends the stream as it stops. Finishing before the group asks this
+        // service to stop would race the poller's own end, and the ServiceGroup treats a
+        // service that ends out of turn as a failure.
+        try? await gracefulShutdown()
     }
 
     private func run(_ job: Job) async {

@@ -84,7 +84,7 @@ public struct Launcher: Sendable {
             account: hostChecks.effectiveUserIsRoot ? account : nil,
             environment: Limactl.childEnvironment(
                 limaHome: limaHome, account: account, executable: executable, inherited: environment),
-            maxOutputBytes: config.maxOutputBytes)
+            maxOutputBytes: config.maxOutputBytes, logger: logger)
         let lock: AgentLock
         let store: StateStore
         do throws(StoreError) {

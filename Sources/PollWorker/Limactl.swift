@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Models
 
 /// Runs `limactl` for the agent: the resolved executable, `LIMA_HOME`, a minimal
@@ -17,11 +18,14 @@ public struct Limactl: Sendable {
     /// LIMA_HOME as limactl gets it: where the instance directories are.
     public var limaHome: String? { environment["LIMA_HOME"] }
     public let killGrace: Duration
+    /// `--log-level debug` shows each call and how it ended.
+    let logger: Logger?
 
     public init(
         runner: any CommandRunner, executable: String?, account: UserAccount?, environment: [String: String],
-        maxOutputBytes: Int, killGrace: Duration = .seconds(5)
+        maxOutputBytes: Int, killGrace: Duration = .seconds(5), logger: Logger? = nil
     ) {
+        self.logger = logger
         self.runner = runner
         self.executable = executable
         self.account = account
@@ -68,7 +72,17 @@ public struct Limactl: Sendable {
             executable: executable, arguments: ["--tty=false", "--log-format=json"] + arguments,
             environment: environment, workingDirectory: account?.home, account: account, timeout: timeout,
             killGrace: killGrace, maxOutputBytes: maxOutputBytes, onOutput: output)
-        return await runner.run(spec)
+        logger?.debug(
+            "limactl call", metadata: ["arguments": .string(arguments.joined(separator: " ")), "timeout": "\(timeout)"])
+        let started = ContinuousClock.now
+        let outcome = await runner.run(spec)
+        logger?.debug(
+            "limactl ended",
+            metadata: [
+                "arguments": .string(arguments.first ?? ""), "outcome": "\(outcome.termination)",
+                "timedOut": "\(outcome.timedOut)", "ms": "\(Int(Backoff.seconds(started.duration(to: .now)) * 1000))",
+            ])
+        return outcome
     }
 
     /// The `level=fatal` message limactl printed, or its plain root refusal.

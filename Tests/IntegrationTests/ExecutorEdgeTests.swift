@@ -70,9 +70,9 @@ struct ExecutorEdgeTests {
             }
             #expect(try await registrations(server) == 2)
             process.terminate()
-            _ = pipe.fileHandleForReading.readDataToEndOfFile()
+            let stderr = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(3000))")
 
             try await server.enqueue([["id": "drained", "type": "list_vms"]])
             let run = try await AgentRun.drain(config: try workspace.config(url: server.url), key: server.key)

@@ -467,6 +467,7 @@ struct SecurityTests {
         #expect(applied["status", default: 0] == 2, "both faults must have been met: \(applied)")
         let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
         #expect(log.contains("HTTP request"), "the run must have logged at debug level")
+        #expect(log.contains("limactl call"), "debug level shows each limactl call")
         #expect(log.contains("registering again"), "the 404 must have been met")
 
         // --check-config with the key in the configuration file itself.
