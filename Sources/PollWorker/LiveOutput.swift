@@ -78,14 +78,14 @@ public final class LiveOutput: Sendable {
         -> [LogChunk]
     {
         let data = stream.pending
-        let end = all ? data.count : Self.completeEnd(data)
+        let end = all ? data.count : UTF8Boundary.completeEnd(data)
         guard end > 0 else { return [] }
         var chunks: [LogChunk] = []
         var start = 0
         while start < end {
             var stop = min(end, start + chunkBytes)
             if stop < end {
-                let boundary = Self.boundary(data, atOrBefore: stop, after: start)
+                let boundary = UTF8Boundary.atOrBefore(stop, in: data, after: start)
                 if boundary > start { stop = boundary }
             }
             chunks.append(
@@ -98,23 +98,6 @@ public final class LiveOutput: Sendable {
         stream.pending = Data(data.dropFirst(end))
         stream.lastFlush = instant
         return chunks
-    }
-
-    /// The largest index in `start...stop` where a UTF-8 sequence starts (not a continuation byte).
-    static func boundary(_ data: Data, atOrBefore stop: Int, after start: Int) -> Int {
-        var index = stop
-        while index > start, index < data.count, data[data.startIndex + index] & 0xC0 == 0x80 { index -= 1 }
-        return index
-    }
-
-    /// Where the last complete UTF-8 sequence ends: an unfinished one waits for more bytes.
-    static func completeEnd(_ data: Data) -> Int {
-        guard !data.isEmpty else { return 0 }
-        var lead = data.count - 1
-        while lead > 0, data[data.startIndex + lead] & 0xC0 == 0x80 { lead -= 1 }
-        let byte = data[data.startIndex + lead]
-        let length = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1
-        return data.count - lead < length ? lead : data.count
     }
 
     private func write(_ chunks: [LogChunk]) {

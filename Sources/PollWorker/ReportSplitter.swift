@@ -116,9 +116,6 @@ public struct ReportSplitter: Sendable {
     static func cut(_ text: String, to bytes: Int) -> String {
         let utf8 = Array(text.utf8)
         guard utf8.count > bytes else { return text }
-        var end = bytes
-        // Step back over continuation bytes (high bits 10) so no scalar is split.
-        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-        return String(decoding: utf8[..<end], as: UTF8.self)
+        return String(decoding: utf8[..<UTF8Boundary.atOrBefore(bytes, in: utf8)], as: UTF8.self)
     }
 }
