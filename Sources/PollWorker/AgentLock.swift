@@ -11,12 +11,7 @@ public final class AgentLock: Sendable {
     private let descriptor: Int32
 
     public init(directory: String) throws(StoreError) {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw StoreError(.unavailable, "cannot create the state directory \(directory): \(error)")
-        }
+        try StateStore.prepareDirectory(directory)
         let path = directory + "/agent.lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -44,7 +44,7 @@ public struct AgentRuntime: Sendable {
                 hostname: ProcessInfo.processInfo.hostName, os: "linux", arch: HostFacts.architecture(),
                 cpus: ProcessInfo.processInfo.activeProcessorCount,
                 memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory),
-                diskBytes: HostFacts.diskBytes(config.stateDir)),
+                diskBytes: DiskSpace.usage(path: config.stateDir)?.totalBytes ?? 0),
             lima: version.map { .init(version: $0) },
             capabilities: .init(
                 jobTypes: JobExecutor.supportedTypes, maxConcurrentOperations: config.maxConcurrentOperations,

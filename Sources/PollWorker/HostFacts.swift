@@ -13,18 +13,6 @@ public enum HostFacts {
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
     }
-
-    /// Total bytes of the file system holding `path`.
-    public static func diskBytes(_ path: String) -> Int64 {
-        var info = statvfs()
-        var probe = path
-        while statvfs(probe, &info) != 0 {
-            guard let slash = probe.lastIndex(of: "/"), probe != "/" else { return 0 }
-            probe = slash == probe.startIndex ? "/" : String(probe[..<slash])
-        }
-        return Int64(info.f_blocks) * Int64(info.f_frsize)
-    }
-
     /// `limactl --version` → "2.2.0", or nil when limactl cannot run.
     public static func limaVersion(_ limactl: Limactl) async -> String? {
         let outcome = await limactl.run(["--version"], timeout: .seconds(10))

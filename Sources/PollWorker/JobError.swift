@@ -31,6 +31,13 @@ public struct JobError: Error, Sendable, Equatable {
         JobError(.cancelled, .cancelled, message)
     }
 
+    /// A deadline that passed or a cancellation, for any subprocess of a job; nil otherwise.
+    public static func stopped(_ outcome: CommandOutcome, action: String) -> JobError? {
+        if outcome.timedOut { return .timedOut("\(action) did not finish before the job's deadline") }
+        if outcome.cancelled { return .cancelled("\(action) was cancelled") }
+        return nil
+    }
+
     /// A guest command's non-zero exit (not a limactl failure).
     public static let commandFailed = ErrorCode("command_failed")
 }

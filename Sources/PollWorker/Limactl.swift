@@ -115,8 +115,7 @@ public struct Limactl: Sendable {
 
     /// The job error for an outcome that did not succeed, or nil when it exited 0.
     public static func failure(_ outcome: CommandOutcome, action: String) -> JobError? {
-        if outcome.timedOut { return .timedOut("\(action) did not finish before the job's deadline") }
-        if outcome.cancelled { return .cancelled("\(action) was cancelled") }
+        if let stopped = JobError.stopped(outcome, action: action) { return stopped }
         switch outcome.termination {
         case .exited(0):
             return nil

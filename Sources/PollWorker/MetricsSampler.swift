@@ -56,21 +56,19 @@ public struct MetricsSampler: Service {
     public func sampleOnce() async -> MetricsSample {
         let system = host.system(diskPath: vmDataDir)
         let listed = await limactl.run(["list", "--json"], timeout: .seconds(30))
-        let available = Limactl.failure(listed, action: "limactl list") == nil
-        let entries = available ? LimactlListEntry.parse(listed.stdoutText) : []
-        let vms = entries.map { entry -> MetricsSample.VM in
-            var vm = MetricsSample.VM(name: entry.vmInfo.name, status: entry.vmInfo.status)
-            if let pid = InstancePIDs.driverPID(instanceDir: entry.vmInfo.dir, vmType: entry.vmInfo.vmType),
-                let stats = host.process(pid: pid)
-            {
+        let listFailure = Limactl.failure(listed, action: "limactl list")
+        let entries = listFailure == nil ? LimactlListEntry.parse(listed.stdoutText).map(\.vmInfo) : []
+        // Each pid file is read once per sample.
+        let pids = entries.map { InstancePIDs.driverPID(instanceDir: $0.dir, vmType: $0.vmType) }
+        let vms = zip(entries, pids).map { info, pid -> MetricsSample.VM in
+            var vm = MetricsSample.VM(name: info.name, status: info.status)
+            if let pid, let stats = host.process(pid: pid) {
                 vm.cpuPercent = stats.cpuPercent
                 vm.rssBytes = stats.rssBytes
             }
             return vm
         }
-        host.forgetProcesses(
-            except: Set(
-                entries.compactMap { InstancePIDs.driverPID(instanceDir: $0.vmInfo.dir, vmType: $0.vmInfo.vmType) }))
+        host.forgetProcesses(except: Set(pids.compactMap { $0 }))
         let sample = MetricsSample(at: Date(), system: system, vms: vms, operations: await operations.snapshot())
         do throws(StoreError) {
             try store.enqueueMetrics([sample])
@@ -83,8 +81,7 @@ public struct MetricsSampler: Service {
         board.update(
             Health(
                 cpuPercent: system.cpuPercent, memory: system.memory, disk: system.disk,
-                lima: available
-                    ? "ok" : "unavailable: \(Limactl.failure(listed, action: "limactl list")?.message ?? "")",
+                lima: listFailure.map { "unavailable: \($0.message)" } ?? "ok",
                 vms: counts, load1: system.load1, disks: disks))
         return sample
     }

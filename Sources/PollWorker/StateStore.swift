@@ -39,12 +39,7 @@ public final class StateStore: Sendable {
 
     /// Opens (creating when missing) `<directory>/agent.sqlite` and migrates it.
     public init(directory: String, maxOutboxBytes: Int) throws(StoreError) {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw StoreError(.unavailable, "cannot create the state directory \(directory): \(error)")
-        }
+        try Self.prepareDirectory(directory)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
         self.maxOutboxBytes = maxOutboxBytes
         var configuration = Configuration()
@@ -63,6 +58,16 @@ public final class StateStore: Sendable {
             if !current { try Self.migrator.migrate(database) }
         } catch {
             throw StoreError(.unavailable, "cannot open the state store \(path): \(error)")
+        }
+    }
+
+    /// Creates the state directory (0700) when it is missing; the lock and the store both need it.
+    static func prepareDirectory(_ directory: String) throws(StoreError) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError(.unavailable, "cannot create the state directory \(directory): \(error)")
         }
     }
 
