@@ -35,6 +35,8 @@ actor ControlPlane {
     /// Applied faults per `FaultKind` name.
     private var faultCounts: [String: Int] = [:]
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// Claims held open right now (`claimsWaiting` in `GET /admin/stats`).
+    private var claimsWaiting = 0
     private var nextWaiterID = 0
     private var leaseTimer: Task<Void, Never>?
     /// Set on SIGTERM/SIGINT: every wait ends at once so open requests are answered.
@@ -112,6 +114,8 @@ actor ControlPlane {
         var handedOut = handOut(to: agentId, capacity: request.capacity)
         let wait = min(max(request.wait, 0), maxWaitMs)
         if handedOut.isEmpty, wait > 0 {
+            claimsWaiting += 1
+            defer { claimsWaiting -= 1 }
             let deadline = Date().addingTimeInterval(Double(wait) / 1000)
             while handedOut.isEmpty, Date() < deadline, !isShuttingDown, !Task.isCancelled {
                 await waitForChange(until: deadline)
@@ -271,6 +275,7 @@ actor ControlPlane {
             "metrics": .int(Int64(counters["metrics", default: 0])),
             "batches": .int(Int64(counters["batches", default: 0])),
             "queued": .int(Int64(queue.count)),
+            "claimsWaiting": .int(Int64(claimsWaiting)),
             "faults": .object(faultsApplied),
         ])
     }

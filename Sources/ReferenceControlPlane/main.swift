@@ -200,6 +200,9 @@ Task {
     case .ip4(_, let boundPort), .ip6(_, let boundPort): port = boundPort
     case .unix: fail("unexpected unix socket address", code: 1)
     }
+    if !ListenerSocket.setNoDelay(port: port) {
+        FileHandle.standardError.write(Data("limahost-refcp: cannot set TCP_NODELAY; replies may wait 40 ms\n".utf8))
+    }
     await controlPlane.startLeaseTimer()
     if let portFile = options.portFile {
         do {
