@@ -80,7 +80,7 @@ public struct Launcher: Sendable {
         }
         let limaHome = Limactl.expandHome(config.vmDataDir, home: account.home)
         let limactl = Limactl(
-            runner: SubprocessRunner(environment: environment), executable: executable,
+            runner: SubprocessRunner(), executable: executable,
             account: hostChecks.effectiveUserIsRoot ? account : nil,
             environment: Limactl.childEnvironment(
                 limaHome: limaHome, account: account, executable: executable, inherited: environment),

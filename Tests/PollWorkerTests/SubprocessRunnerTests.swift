@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+@testable import PollWorker
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private func shell(
+    _ script: String, timeout: Duration = .seconds(30), grace: Duration = .seconds(2), cap: Int = 1 << 20,
+    environment: [String: String] = ["PATH": "/usr/bin:/bin"], account: UserAccount? = nil,
+    onOutput: (@Sendable (OutputStreamKind, Data) -> Void)? = nil
+) -> CommandSpec {
+    CommandSpec(
+        executable: "/bin/sh", arguments: ["-c", script], environment: environment, account: account,
+        timeout: timeout, killGrace: grace, maxOutputBytes: cap, onOutput: onOutput)
+}
+
+/// Whether `pid` is gone (or a zombie nobody has reaped yet: it runs nothing).
+private func gone(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    guard let close = stat.lastIndex(of: ")") else { return true }
+    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+}
+
+@Suite("SubprocessRunner: limahost_spawn and one poll loop per child")
+struct SubprocessRunnerTests {
+    let runner = SubprocessRunner()
+
+    @Test("stdout, stderr and the exit code come back")
+    func outputAndExitCode() async {
+        let outcome = await runner.run(shell("echo out; echo err >&2; exit 3"))
+        #expect(outcome.termination == .exited(3))
+        #expect(outcome.stdoutText == "out\n")
+        #expect(outcome.stderrText == "err\n")
+        #expect(!outcome.timedOut && !outcome.cancelled)
+    }
+
+    @Test("The child gets exactly the environment given, stdin /dev/null and no descriptor but 0, 1, 2")
+    func cleanStart() async {
+        let outcome = await runner.run(
+            shell(
+                "env | sort; echo stdin=$(cat | wc -c); ls /proc/$$/fd | sort -n | tr '\\n' ' '",
+                environment: ["PATH": "/usr/bin:/bin", "ONLY": "this"]))
+        #expect(outcome.termination == .exited(0))
+        let lines = outcome.stdoutText.split(separator: "\n").map(String.init)
+        // sh adds PWD; nothing of the test process's own environment arrives.
+        #expect(
+            lines.filter { !$0.hasPrefix("PWD=") && !$0.hasPrefix("stdin=") && !$0.hasSuffix(" ") }
+                == ["ONLY=this", "PATH=/usr/bin:/bin"])
+        #expect(lines.contains("stdin=0"))
+        #expect(lines.last == "0 1 2 ")
+    }
+
+    @Test("Signal dispositions and the mask start at their defaults, in a session of its own")
+    func defaultsAndSession() async {
+        // The test process ignores SIGPIPE (Swift's runtime does); the child must not.
+        let outcome = await runner.run(
+            shell("grep -E '^(SigIgn|SigBlk)' /proc/$$/status; ps -o sid= -p $$; echo $$"))
+        #expect(outcome.termination == .exited(0))
+        let lines = outcome.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.contains("SigIgn:\t0000000000000000"))
+        #expect(lines.contains("SigBlk:\t0000000000000000"))
+        #expect(lines.count == 4 && lines[2] == lines[3], "the shell leads its own session: \(lines)")
+    }
+
+    @Test("Output past the cap is read and dropped, so the child never blocks")
+    func capped() async {
+        let outcome = await runner.run(shell("head -c 3000000 /dev/zero | tr '\\0' a; echo done >&2", cap: 1000))
+        #expect(outcome.termination == .exited(0))
+        #expect(outcome.stdout.count == 1000)
+        #expect(outcome.stdoutTruncated)
+        #expect(outcome.stderrText == "done\n")
+        #expect(!outcome.stderrTruncated)
+    }
+
+    @Test("The deadline sends SIGTERM to the group, then SIGKILL to what ignores it", .timeLimit(.minutes(1)))
+    func deadlineKillsTheGroup() async throws {
+        let outcome = await runner.run(
+            shell(
+                "trap '' TERM; sh -c 'trap \"\" TERM; sleep 60' & echo $!; sleep 60", timeout: .milliseconds(300),
+                grace: .milliseconds(300)))
+        #expect(outcome.timedOut)
+        #expect(!outcome.cancelled)
+        #expect(outcome.termination == .signaled(SIGKILL))
+        let background = try #require(pid_t(outcome.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(gone(background), "the group member that ignored SIGTERM was killed too")
+    }
+
+    @Test("Cancelling the task stops the child and says so", .timeLimit(.minutes(1)))
+    func cancellation() async {
+        let ready = Latch()
+        let task = Task {
+            await runner.run(
+                shell("echo ready; exec sleep 60", grace: .milliseconds(200)) { kind, data in
+                    if kind == .stdout, String(decoding: data, as: UTF8.self).contains("ready") { ready.open() }
+                })
+        }
+        await ready.wait()
+        task.cancel()
+        let outcome = await task.value
+        #expect(outcome.cancelled)
+        #expect(!outcome.timedOut)
+        #expect(outcome.termination == .signaled(SIGTERM))
+    }
+
+    @Test("A missing executable is reported, not started")
+    func missingExecutable() async {
+        let spec = CommandSpec(
+            executable: "/nonexistent/limactl", arguments: [], environment: [:], timeout: .seconds(5),
+            maxOutputBytes: 100)
+        let outcome = await runner.run(spec)
+        guard case .notStarted(let message) = outcome.termination else {
+            Issue.record("expected notStarted, got \(outcome.termination)")
+            return
+        }
+        #expect(message.contains("No such file or directory"))
+    }
+
+    @Test("As root, the child runs as the account: its uid, its gid, no supplementary group")
+    func dropsToTheAccount() async throws {
+        guard geteuid() == 0, let name = ProcessInfo.processInfo.environment["LIMAHOST_DEV_USER"] else { return }
+        let account = try #require(UserAccount.lookup(name), "make dev-user creates \(name)")
+        let outcome = await runner.run(shell("id -u; id -g; id -G; cd /tmp && pwd", account: account))
+        #expect(outcome.termination == .exited(0))
+        #expect(outcome.stdoutText == "\(account.uid)\n\(account.gid)\n\(account.gid)\n/tmp\n")
+    }
+}
