@@ -13,6 +13,8 @@ public actor JobBook {
         var ref: JobRef
         var type: String
         var vmName: String?
+        /// Only reads its VM (get_vm_info, collect_logs): runs beside other such jobs.
+        var readsOnly = false
         var phase: Phase
         var leaseExpiresAt: Date?
         var cancelReason: CancelReason?
@@ -26,7 +28,9 @@ public actor JobBook {
     private var entries: [JobRef: Entry] = [:]
     /// Held jobs in arrival order (the `held` lists follow it).
     private var order: [JobRef] = []
-    /// Per-VM arrival order: a job runs only at the head of its VM's queue.
+    /// Per-VM arrival order: a job runs at the head of its VM's queue, or, when it only
+    /// reads the VM, once every job ahead of it only reads too. Reads never overtake a
+    /// change queued before them, and a change waits for the reads queued before it.
     private var vmQueues: [String: [JobRef]] = [:]
     private var turnWaiters: [JobRef: CheckedContinuation<Void, Never>] = [:]
     /// Results the store could not take (disk full, I/O error): kept here until accepted.
@@ -51,6 +55,8 @@ public actor JobBook {
 
     /// Free slots: the limit minus jobs held and not finished.
     public var capacity: Int { max(0, maxConcurrent - unfinishedCount) }
+    /// `maxConcurrentOperations`.
+    public var slots: Int { maxConcurrent }
     public var heldRefs: [JobRef] { order }
     public var unfinishedCount: Int { entries.values.filter { $0.phase != .finished }.count }
     public var pendingResultCount: Int { entries.values.filter { $0.phase == .finished }.count }
@@ -142,7 +148,8 @@ public actor JobBook {
 
     private func holdWaiting(_ job: Job) {
         entries[job.ref] = Entry(
-            ref: job.ref, type: job.type.rawValue, vmName: job.parameters.vmName, phase: .waiting,
+            ref: job.ref, type: job.type.rawValue, vmName: job.parameters.vmName,
+            readsOnly: job.type == .getVMInfo || job.type == .collectLogs, phase: .waiting,
             leaseExpiresAt: job.leaseExpiresAt)
         order.append(job.ref)
         if let vm = job.parameters.vmName { vmQueues[vm, default: []].append(job.ref) }
@@ -158,7 +165,7 @@ public actor JobBook {
     /// VM's queue), then journals its start. False means do not run it: it was
     /// cancelled while it waited, or its start could not be journaled.
     public func waitTurn(_ ref: JobRef) async -> Bool {
-        if let vm = entries[ref]?.vmName, vmQueues[vm]?.first != ref, entries[ref]?.phase == .waiting {
+        if entries[ref]?.phase == .waiting, !mayStart(ref) {
             await withCheckedContinuation { turnWaiters[ref] = $0 }
         }
         guard entries[ref]?.phase == .waiting else { return false }
@@ -214,9 +221,19 @@ public actor JobBook {
         guard var queue = vmQueues[vm] else { return }
         queue.removeAll { $0 == ref }
         vmQueues[vm] = queue.isEmpty ? nil : queue
-        if let next = queue.first, let waiter = turnWaiters.removeValue(forKey: next) {
-            waiter.resume()
+        for next in queue {
+            guard mayStart(next) else { break }
+            turnWaiters.removeValue(forKey: next)?.resume()
         }
+    }
+
+    /// Whether the job heads its VM's queue, or only reads and has only reads ahead of it.
+    private func mayStart(_ ref: JobRef) -> Bool {
+        guard let vm = entries[ref]?.vmName, let queue = vmQueues[vm], let position = queue.firstIndex(of: ref)
+        else { return true }
+        if position == 0 { return true }
+        guard entries[ref]?.readsOnly == true else { return false }
+        return queue[..<position].allSatisfy { entries[$0]?.readsOnly == true }
     }
 
     private func failure(_ ref: JobRef, type: String?, code: ErrorCode, _ message: String) -> JobResult {

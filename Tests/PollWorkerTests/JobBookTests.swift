@@ -295,6 +295,59 @@ struct JobBookOrderTests {
         #expect(await events.entries == ["a1 finished", "a2 may run"])
     }
 
+    @Test("Jobs that only read a VM run side by side; a change waits for the reads before it", .timeLimit(.minutes(1)))
+    func readsShareTheirVM() async throws {
+        let book = try makeBook(maxConcurrent: 8)
+        let info1 = makeInfoJob("info1", vm: "a")
+        let info2 = makeInfoJob("info2", vm: "a")
+        let start = makeJob("start", vm: "a")
+        let info3 = makeInfoJob("info3", vm: "a")
+        #expect(try await book.admitJobs([.valid(info1), .valid(info2), .valid(start), .valid(info3)]).count == 4)
+        // Both reads at the head run at once, without either finishing.
+        #expect(await book.waitTurn(info1.ref))
+        #expect(await book.waitTurn(info2.ref))
+
+        let events = EventLog()
+        let bothWaiting = Latch()
+        let waiting = Locked(0)
+        let startRef = start.ref
+        let info3Ref = info3.ref
+        let change = Task {
+            if waiting.withLock({
+                $0 += 1
+                return $0
+            }) == 2 {
+                bothWaiting.open()
+            }
+            let mayRun = await book.waitTurn(startRef)
+            await events.append("start")
+            return mayRun
+        }
+        let laterRead = Task {
+            if waiting.withLock({
+                $0 += 1
+                return $0
+            }) == 2 {
+                bothWaiting.open()
+            }
+            let mayRun = await book.waitTurn(info3Ref)
+            await events.append("info3")
+            return mayRun
+        }
+        await bothWaiting.wait()
+        // The start waits for both reads; the read queued after the start waits for the start.
+        await book.finish(makeResult(info1))
+        #expect(await events.entries.isEmpty)
+        await events.append("info2 finished")
+        await book.finish(makeResult(info2))
+        #expect(await change.value)
+        #expect(await events.entries == ["info2 finished", "start"])
+        await events.append("start finished")
+        await book.finish(makeResult(start))
+        #expect(await laterRead.value)
+        #expect(await events.entries == ["info2 finished", "start", "start finished", "info3"])
+    }
+
     @Test("Results come out in completion order, up to the limit")
     func pendingOrder() async throws {
         let clock = TestClock()

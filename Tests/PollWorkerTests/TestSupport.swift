@@ -103,6 +103,11 @@ func makeJob(_ id: String, attempt: Int = 1, vm: String?, lease: Date = fixedNow
     return Job(id: id, attempt: attempt, leaseExpiresAt: lease, parameters: parameters)
 }
 
+/// A get_vm_info job on `vm`: it only reads the VM.
+func makeInfoJob(_ id: String, vm: String, lease: Date = fixedNow) -> Job {
+    Job(id: id, attempt: 1, leaseExpiresAt: lease, parameters: .getVMInfo(JobParameters.VMTarget(vmName: vm)))
+}
+
 /// A finished result for `job`.
 func makeResult(_ job: Job, _ status: ResultStatus = .succeeded) -> JobResult {
     JobResult(
