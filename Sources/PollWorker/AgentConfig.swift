@@ -38,6 +38,9 @@ public struct AgentConfig: Sendable, Equatable {
     public var metricsInterval = 10_000
     /// ms the control plane may hold a claim (the long poll's `wait`).
     public var pollWait = 30_000
+    /// ms between claims when the long poll cannot be used; 0 (the default) long-polls.
+    /// When set, claims carry `wait` 0 and an empty reply waits this long before the next.
+    public var pollInterval = 0
     /// LIMA_HOME for limactl; `~` is the home of `limaUser` (or of the agent's user).
     public var vmDataDir = "~/.lima"
     /// Jobs run at once.

@@ -119,6 +119,7 @@ public struct ConfigLoader: Sendable {
         if let v = reader.integer("heartbeatInterval", in: 1000...3_600_000, unit: ms) { config.heartbeatInterval = v }
         if let v = reader.integer("metricsInterval", in: 1000...3_600_000, unit: ms) { config.metricsInterval = v }
         if let v = reader.integer("pollWait", in: 1000...300_000, unit: ms) { config.pollWait = v }
+        if let v = reader.integer("pollInterval", in: 0...300_000, unit: ms) { config.pollInterval = v }
         if let v = reader.string("vmDataDir") { config.vmDataDir = v }
         if let v = reader.integer("maxConcurrentOperations", in: 1...64) { config.maxConcurrentOperations = v }
         if let text = reader.string("logLevel") {

@@ -25,6 +25,7 @@ public enum EffectiveConfigReport {
             "heartbeatInterval": .int(Int64(config.heartbeatInterval)),
             "metricsInterval": .int(Int64(config.metricsInterval)),
             "pollWait": .int(Int64(config.pollWait)),
+            "pollInterval": .int(Int64(config.pollInterval)),
             "vmDataDir": .string(config.vmDataDir),
             "maxConcurrentOperations": .int(Int64(config.maxConcurrentOperations)),
             "logLevel": .string(config.logLevel.rawValue),

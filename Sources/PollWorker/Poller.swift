@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// which shuts the group down gracefully; it gives up (exit 3) only after failing
 /// for `drainGiveUp` without a success, so a flaky control plane never ends a drain.
 public struct Poller: Service {
+    /// How long a free slot may wait for others before a busy agent claims for it alone.
+    public static let claimLinger: Duration = .milliseconds(100)
     let controlPlane: any ControlPlane
     let registrar: Registrar
     let book: JobBook
@@ -18,6 +20,8 @@ public struct Poller: Service {
     let bell: Doorbell
     let mode: RunMode
     let pollWait: Int
+    /// ms between claims in interval mode (claims with `wait` 0); 0 long-polls.
+    let pollInterval: Int
     let logger: Logger
     let clock: ContinuousClock
     /// `--drain` gives up (exit 3) after this many consecutive failures spanning `drainGiveUp`.
@@ -31,7 +35,8 @@ public struct Poller: Service {
 
     public init(
         controlPlane: any ControlPlane, registrar: Registrar, book: JobBook, work: AsyncStream<Job>.Continuation,
-        bell: Doorbell, mode: RunMode, pollWait: Int, logger: Logger, firstReport: Latch, intake: JobIntake,
+        bell: Doorbell, mode: RunMode, pollWait: Int, pollInterval: Int = 0, logger: Logger, firstReport: Latch,
+        intake: JobIntake,
         notifier: SystemdNotifier = SystemdNotifier(environment: [:]), liveness: Liveness = Liveness(),
         clock: ContinuousClock = ContinuousClock(), drainAttempts: Int = 5, drainGiveUp: Duration = .seconds(60)
     ) {
@@ -42,6 +47,7 @@ public struct Poller: Service {
         self.bell = bell
         self.mode = mode
         self.pollWait = pollWait
+        self.pollInterval = pollInterval
         self.logger = logger
         self.clock = clock
         self.drainAttempts = drainAttempts
@@ -71,6 +77,7 @@ public struct Poller: Service {
         await firstReport.wait()
         var backoff = Backoff()
         var failingSince: ContinuousClock.Instant?
+        var slotFreedAt: ContinuousClock.Instant?
         while !Task.isCancelled {
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
@@ -80,7 +87,21 @@ public struct Poller: Service {
                     await bell.wait()
                     continue
                 }
-                let wait = mode.drain ? 0 : (await registrar.overrides.pollWait ?? pollWait)
+                // Under load, claim for several slots at once: when half of them are
+                // free, or `claimLinger` after the first one freed. An idle agent claims at once.
+                if capacity < (await book.slots + 1) / 2, await !book.isIdle {
+                    let since = slotFreedAt ?? clock.now
+                    slotFreedAt = since
+                    let left = since.advanced(by: Self.claimLinger) - clock.now
+                    if left > .zero {
+                        liveness.expect("poller", within: left + .seconds(1))
+                        await bell.wait(timeout: left, clock: clock)
+                        continue
+                    }
+                }
+                slotFreedAt = nil
+                let interval = mode.drain ? 0 : pollInterval
+                let wait = mode.drain || interval > 0 ? 0 : (await registrar.overrides.pollWait ?? pollWait)
                 let request = ClaimRequest(
                     capacity: capacity, wait: wait, held: await book.heldRefs, draining: mode.drain)
                 liveness.expect("poller", within: .milliseconds(wait) + HTTPControlPlane.claimMargin)
@@ -113,6 +134,10 @@ public struct Poller: Service {
                 if mode.drain && jobs.isEmpty && reply.jobs.count < capacity {
                     if await book.isIdle { return }
                     await bell.wait()
+                }
+                if interval > 0 && reply.jobs.isEmpty {
+                    liveness.expect("poller", within: .milliseconds(interval) + HTTPControlPlane.claimMargin)
+                    try? await clock.sleep(for: .milliseconds(interval))
                 }
             } catch {
                 if failingSince == nil { failingSince = clock.now }

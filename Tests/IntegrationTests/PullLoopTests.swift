@@ -192,6 +192,62 @@ struct PullLoopTests {
         }
     }
 
+    @Test("Under load claims are batched, and jobs that only read one VM run side by side")
+    func batchedClaimsAndSharedReads() async throws {
+        try await Harness.withControlPlane { workspace, server in
+            let count = 48
+            var jobs: [[String: Any]] = [["id": "create", "type": "create_vm", "vmName": "r", "template": "api"]]
+            for index in 0..<count { jobs.append(["id": "info-\(index)", "type": "get_vm_info", "vmName": "r"]) }
+            try await server.enqueue(jobs)
+            let run = try await AgentRun.drain(
+                config: try workspace.config(url: server.url, maxConcurrent: 6), key: server.key)
+            #expect(run.status == 0, "stderr: \(run.stderr.suffix(3000))")
+            var events: [(Date, Int)] = []
+            for index in 0..<count {
+                let result = try await server.result("info-\(index)")
+                #expect(result["status"] as? String == "succeeded", "info-\(index): \(result)")
+                let start = try #require(parseDate(result["startedAt"]))
+                let end = try #require(parseDate(result["finishedAt"]))
+                events += [(start, 1), (end, -1)]
+            }
+            var running = 0
+            var peak = 0
+            for event in events.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
+                running += event.1
+                peak = max(peak, running)
+            }
+            #expect(peak >= 2, "reads of one VM overlapped")
+            #expect(peak <= 6)
+            // One claim per free slot would be about one per job; batched, a claim waits for
+            // half of the 6 slots (or 100 ms), so it brings about 3.
+            let requests = (try await server.stats())["requests"] as? [String: Any]
+            let claims = try #require(requests?["claim"] as? Int)
+            #expect(claims <= count / 2, "\(claims) claims for \(count + 1) jobs")
+        }
+    }
+
+    @Test("With pollInterval the agent claims with wait 0 on a timer and still runs what arrives")
+    func intervalPolling() async throws {
+        try await Harness.withControlPlane { workspace, server in
+            let (process, pipe) = try AgentRun.start(
+                config: try workspace.config(url: server.url, extra: ["pollInterval": 300, "logLevel": "info"]),
+                key: server.key, drain: false)
+            defer { process.terminate() }
+            try await Harness.waitUntil("two claims") {
+                ((try? await server.stats())?["requests"] as? [String: Any])?["claim"] as? Int ?? 0 >= 2
+            }
+            // A long poll would be held open at the control plane; these never are.
+            #expect((try await server.stats())["claimsWaiting"] as? Int == 0)
+            try await server.enqueue([["id": "listed", "type": "list_vms"]])
+            try await Harness.waitUntil("the job to finish") { (try? await server.allFinished(["listed"])) ?? false }
+            #expect((try await server.result("listed"))["status"] as? String == "succeeded")
+            process.terminate()
+            let stderr = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(3000))")
+        }
+    }
+
     @Test("A second delivery of a running job (same id and attempt) is not run again")
     func duplicateDeliveryRunsOnce() async throws {
         try await Harness.withControlPlane { workspace, server in

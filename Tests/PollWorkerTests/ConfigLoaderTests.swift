@@ -26,6 +26,7 @@ struct ConfigLoaderTests {
     @Test("AgentConfig's defaults are the documented ones")
     func agentConfigDefaults() {
         let config = AgentConfig(agentId: "a", agentName: "a")
+        #expect(config.pollInterval == 0)
         #expect(config.controlPlaneUrl == nil)
         #expect(config.controlPlaneApiKey == nil)
         #expect(config.controlPlaneApiKeyFile == nil)
@@ -242,6 +243,16 @@ struct ConfigLoaderTests {
                 ConfigProblem(
                     .error, configPath, "cannot read the configuration file: No such file or directory")
             ])
+    }
+
+    @Test("pollInterval is 0 (long poll) or up to 300000 ms")
+    func pollInterval() {
+        let base = #"{"controlPlaneUrl": "https://cp.example.com", "controlPlaneApiKey": "sk-test-0001", "#
+        let good = memoryLoader([configPath: base + #""pollInterval": 3000}"#]).load(configSources())
+        #expect(good.errors.isEmpty)
+        #expect(good.config.pollInterval == 3000)
+        let bad = memoryLoader([configPath: base + #""pollInterval": -1}"#]).load(configSources())
+        #expect(bad.errors.map(\.description) == ["pollInterval: must be from 0 to 300000 (milliseconds), got -1"])
     }
 
     @Test("Values of the wrong JSON type name the key and what was found")
