@@ -130,10 +130,13 @@ public final class StateStore: Sendable {
 
     /// Journals newly claimed jobs (state claimed) and rejections (finished at once,
     /// their result in the outbox), in one transaction, before any of them runs.
+    /// Claims alone commit without an fsync: should the machine lose them, no job has
+    /// started (a start is durable and carries the claim to disk with it), the next
+    /// claim's `held` leaves them out, and the control plane queues them again.
     public func journalClaimed(_ jobs: [Job], rejected: [JobResult], at date: Date) throws(StoreError) {
         let bodies = try jobs.map { job throws(StoreError) in (job, try Self.encode(job)) }
         let results = try rejected.map { result throws(StoreError) in (result, try Self.encode(result)) }
-        try write("journal claimed jobs") { db in
+        try write("journal claimed jobs", durable: !rejected.isEmpty) { db in
             for (job, body) in bodies {
                 try db.execute(
                     sql: """
@@ -216,9 +219,11 @@ public final class StateStore: Sendable {
     }
 
     /// Results the control plane accepted leave the outbox; the newest are kept for re-deliveries.
+    /// Without an fsync: should the machine lose it, the results go out again and the
+    /// control plane answers them as duplicates.
     public func accept(_ refs: [JobRef], at date: Date) throws(StoreError) {
         guard !refs.isEmpty else { return }
-        try write("record accepted results") { db in
+        try write("record accepted results", durable: false) { db in
             for ref in refs {
                 try db.execute(
                     sql: """
@@ -364,9 +369,9 @@ public final class StateStore: Sendable {
 
     // MARK: - Plumbing
 
-    /// One transaction. `durable` (the journal's transitions, results, acceptances) keeps
+    /// One transaction. `durable` (starts and results) keeps
     /// `synchronous = FULL`: on disk when this returns, power loss included. The rest
-    /// (leases, logs, metrics, approvals) commits with `synchronous = NORMAL`: safe from
+    /// (claims, acceptances, leases, logs, metrics, approvals) commits with `synchronous = NORMAL`: safe from
     /// a crash of the agent, without an fsync of its own; the next durable commit
     /// carries it to disk. Fewer fsyncs keep the two cooperative threads free.
     func write<T>(_ what: String, durable: Bool = true, _ body: (Database) throws -> T) throws(StoreError) -> T {
