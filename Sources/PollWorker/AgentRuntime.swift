@@ -81,7 +81,8 @@ public struct AgentRuntime: Sendable {
 
         let poller = Poller(
             controlPlane: controlPlane, registrar: registrar, book: book, work: workContinuation, bell: pollerBell,
-            mode: mode, pollWait: config.pollWait, logger: logger, firstReport: firstReport,
+            mode: mode, pollWait: config.pollWait, pollInterval: config.pollInterval, logger: logger,
+            firstReport: firstReport,
             intake: JobIntake(config: config), notifier: notifier, liveness: liveness,
             drainGiveUp: .milliseconds(config.drainRetryTimeout))
         let approvals =
@@ -98,8 +99,9 @@ public struct AgentRuntime: Sendable {
         let board = HealthBoard()
         let metrics = MetricsSampler(
             limactl: limactl, host: HostSampler(), operations: operations, store: store, board: board,
-            registrar: registrar, interval: config.metricsInterval, stateDir: config.stateDir,
-            vmDataDir: limactl.limaHome ?? config.vmDataDir, logger: logger)
+            registrar: registrar, interval: config.metricsInterval, heartbeatInterval: config.heartbeatInterval,
+            stateDir: config.stateDir, vmDataDir: limactl.limaHome ?? config.vmDataDir, logger: logger,
+            busy: { [book] in await !book.heldRefs.isEmpty })
         let reporter = Reporter(
             controlPlane: controlPlane, registrar: registrar, book: book, store: store, bell: reporterBell, mode: mode,
             heartbeatInterval: config.heartbeatInterval, startedAt: Date(), logger: logger, firstReport: firstReport,

@@ -10,6 +10,11 @@ import ServiceLifecycle
 /// - per VM: status from `limactl list`, and CPU % and RSS of the VM's driver process,
 ///   found through the pid file in its instance directory;
 /// - operations: counts by status and p50/p99 durations per job type.
+///
+/// An idle agent (no job held, no VM running in the last sample) samples only every
+/// `heartbeatInterval` when that is longer: nothing moves between samples, and the
+/// agent must not wake on a timer faster than its heartbeat. The first job or the
+/// first running VM brings the `metricsInterval` cadence back.
 public struct MetricsSampler: Service {
     let limactl: Limactl
     let host: HostSampler
@@ -18,6 +23,9 @@ public struct MetricsSampler: Service {
     let board: HealthBoard
     let registrar: Registrar
     let interval: Int
+    let heartbeatInterval: Int
+    /// Whether any job is held (claimed and not yet reported).
+    let busy: @Sendable () async -> Bool
     let stateDir: String
     let vmDataDir: String
     let logger: Logger
@@ -25,9 +33,12 @@ public struct MetricsSampler: Service {
 
     public init(
         limactl: Limactl, host: HostSampler, operations: OperationStats, store: StateStore, board: HealthBoard,
-        registrar: Registrar, interval: Int, stateDir: String, vmDataDir: String, logger: Logger,
+        registrar: Registrar, interval: Int, heartbeatInterval: Int? = nil, stateDir: String, vmDataDir: String,
+        logger: Logger, busy: @escaping @Sendable () async -> Bool = { true },
         clock: ContinuousClock = ContinuousClock()
     ) {
+        self.heartbeatInterval = heartbeatInterval ?? interval
+        self.busy = busy
         self.limactl = limactl
         self.host = host
         self.operations = operations
@@ -44,11 +55,25 @@ public struct MetricsSampler: Service {
     public func run() async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await sampleOnce()
-                let every = await registrar.overrides.metricsInterval ?? interval
-                try? await clock.sleep(for: .milliseconds(max(1000, every)))
+                let sample = await sampleOnce()
+                try? await clock.sleep(for: .milliseconds(max(1000, await nextInterval(after: sample))))
             }
         }
+    }
+
+    /// ms to the next sample: `metricsInterval`, or the heartbeat interval when idle.
+    func nextInterval(after sample: MetricsSample) async -> Int {
+        let running = (sample.vms ?? []).contains { $0.status == "Running" }
+        let busy = running ? true : await busy()
+        return Self.interval(
+            metrics: await registrar.overrides.metricsInterval ?? interval,
+            heartbeat: await registrar.overrides.heartbeatInterval ?? heartbeatInterval,
+            idle: !busy)
+    }
+
+    /// `metrics`, stretched to `heartbeat` while the agent is idle.
+    static func interval(metrics: Int, heartbeat: Int, idle: Bool) -> Int {
+        idle ? max(metrics, heartbeat) : metrics
     }
 
     /// Takes one sample, queues it, and refreshes the health board.

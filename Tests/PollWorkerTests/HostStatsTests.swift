@@ -399,3 +399,14 @@ struct InstancePIDsTests {
         #expect(InstancePIDs.driverPID(instanceDir: makeTemporaryDirectory("limahost-none")) == nil)
     }
 }
+
+@Suite("MetricsSampler: cadence")
+struct MetricsCadenceTests {
+    @Test("Idle, samples come at the heartbeat's pace; with a job or a running VM, at metricsInterval's")
+    func idleStretchesToTheHeartbeat() {
+        #expect(MetricsSampler.interval(metrics: 10_000, heartbeat: 30_000, idle: true) == 30_000)
+        #expect(MetricsSampler.interval(metrics: 10_000, heartbeat: 30_000, idle: false) == 10_000)
+        // Never faster than asked: a heartbeat shorter than the metrics interval changes nothing.
+        #expect(MetricsSampler.interval(metrics: 60_000, heartbeat: 30_000, idle: true) == 60_000)
+    }
+}
