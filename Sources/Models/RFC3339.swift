@@ -13,10 +13,37 @@ public enum RFC3339 {
         let days = Int(floorDiv(seconds, 86_400))
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = civil(fromDays: days)
-        let time = String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day,
-            secondOfDay / 3600, (secondOfDay % 3600) / 60, secondOfDay % 60)
-        return millis == 0 ? time + "Z" : time + String(format: ".%03dZ", millis)
+        // Digits by hand: String(format:) goes through NSString and cost more than the
+        // rest of a log line (seen in the throughput profile).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                bytes.append(UInt8(48 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4)
+        bytes.append(45)
+        digits(month, 2)
+        bytes.append(45)
+        digits(day, 2)
+        bytes.append(84)
+        digits(secondOfDay / 3600, 2)
+        bytes.append(58)
+        digits((secondOfDay % 3600) / 60, 2)
+        bytes.append(58)
+        digits(secondOfDay % 60, 2)
+        if millis != 0 {
+            bytes.append(46)
+            digits(millis, 3)
+        }
+        bytes.append(90)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func parse(_ text: String) -> Date? {
