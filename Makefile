@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_USER ?= limahost-dev
 
-.PHONY: build release test demo lint format dev-user clean install-service uninstall-service
+.PHONY: build release test demo bench lint format dev-user clean install-service uninstall-service
 
 build:
 	$(SWIFT) build --build-tests
@@ -20,6 +20,13 @@ test: dev-user build
 
 demo: dev-user build
 	LIMAHOST_DEV_USER=$(DEV_USER) ./scripts/demo.sh
+
+# Benchmarks (benchmarks/run.py): release binaries, about 15 minutes; writes docs/performance.md.
+bench: dev-user
+	$(SWIFT) build -c release --product limahost-agent
+	$(SWIFT) build -c release --product limahost-refcp
+	$(SWIFT) build -c release --product limactl-standin
+	LIMAHOST_DEV_USER=$(DEV_USER) python3 benchmarks/run.py $(BENCH_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict -r --configuration .swift-format Package.swift Sources Tests

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""limahost-agent benchmarks: pickup latency, throughput, HTTP requests per job,
+idle footprint and an output flood, measured against the release binaries over
+real HTTP on loopback, with limactl (the compiled stand-in) run as the
+unprivileged user. Prints a table and writes it to docs/performance.md.
+
+    python3 benchmarks/run.py [--quick] [--only NAME[,NAME]] [--bin DIR] [--out FILE]
+
+Run it through `make bench`, which builds the release binaries first. Every
+figure is a distribution or a ratio measured in this run; nothing is assumed.
+"""
+import argparse
+import http.client
+import json
+import os
+import platform
+import pwd
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "bench-" + os.urandom(8).hex()
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+MiB = 1 << 20
+# --wrap: a profiler command line the agent runs under (its figures then include the profiler).
+WRAP = []
+
+
+def log(message):
+    print("bench: " + message, file=sys.stderr, flush=True)
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+class Fail(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Host:
+    """The unprivileged user limactl runs as, the binaries and a scratch directory."""
+
+    def __init__(self, bin_dir, keep):
+        self.bin = bin_dir
+        self.keep = keep
+        self.root = os.geteuid() == 0
+        self.user = os.environ.get("LIMAHOST_DEV_USER", "limahost-dev") if self.root else None
+        if self.user:
+            try:
+                entry = pwd.getpwnam(self.user)
+            except KeyError:
+                raise Fail("no user %s: run `make dev-user` (Lima refuses root)" % self.user)
+            self.uid, self.gid, self.home = entry.pw_uid, entry.pw_gid, entry.pw_dir
+        self.work = tempfile.mkdtemp(prefix="limahost-bench.")
+        os.chmod(self.work, 0o755)
+        self.lima = self.path("lima")
+        os.makedirs(self.lima)
+        self.own(self.lima)
+        shutil.copytree(os.path.join(ROOT, "deploy", "templates"), self.path("templates"))
+        self.limactl = self.path("limactl")
+        shutil.copy(os.path.join(bin_dir, "limactl-standin"), self.limactl)
+        os.chmod(self.limactl, 0o755)
+        self.shim = self.path("spawnstamp")
+        cc = shutil.which("cc") or shutil.which("clang")
+        if cc is None:
+            raise Fail("no C compiler (cc or clang) for benchmarks/spawnstamp.c")
+        source = os.path.join(ROOT, "benchmarks", "spawnstamp.c")
+        # Static when libc.a is there: the probe then starts without the dynamic loader.
+        if subprocess.run([cc, "-O2", "-static", "-o", self.shim, source], stderr=subprocess.DEVNULL).returncode:
+            subprocess.run([cc, "-O2", "-o", self.shim, source], check=True)
+
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
+
+    def own(self, path):
+        if self.user:
+            os.chown(path, self.uid, self.gid)
+
+    def as_user(self, argv):
+        return (["runuser", "-u", self.user, "--"] if self.user else []) + argv
+
+    def user_env(self):
+        home = self.home if self.user else os.environ.get("HOME", "/tmp")
+        return ["env", "-i", "PATH=/usr/bin:/bin", "HOME=" + home, "LIMA_HOME=" + self.lima, "LANG=C.UTF-8"]
+
+    def cleanup(self):
+        # The stand-in's host agents outlive limactl, as Lima's do: delete every VM.
+        for name in os.listdir(self.lima) if os.path.isdir(self.lima) else []:
+            if os.path.exists(os.path.join(self.lima, name, "lima.yaml")):
+                subprocess.run(self.as_user(self.user_env() + [self.limactl, "--tty=false", "delete", "-f", name]),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not self.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        else:
+            log("kept " + self.work)
+
+
+class ControlPlane:
+    """The reference control plane on loopback, and a keep-alive admin client."""
+
+    def __init__(self, host, name):
+        self.host = host
+        port_file = host.path(name + ".port")
+        self.log_path = host.path(name + ".log")
+        self.process = subprocess.Popen(
+            [os.path.join(host.bin, "limahost-refcp"), "--port", "0", "--port-file", port_file, "--api-key", KEY,
+             "--lease-ms", "300000"],
+            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise Fail("the reference control plane did not start: " + open(self.log_path).read()[-2000:])
+            time.sleep(0.01)
+        self.port = int(open(port_file).read().strip())
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.connection = None
+
+    def call(self, method, path, body=None, timeout=60):
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                self.connection.timeout = timeout
+                if self.connection.sock is not None:
+                    self.connection.sock.settimeout(timeout)
+                data = None if body is None else json.dumps(body).encode()
+                headers = {"Authorization": "Bearer " + KEY, "Content-Type": "application/json"}
+                self.connection.request(method, path, body=data, headers=headers)
+                response = self.connection.getresponse()
+                payload = response.read()
+                if response.status >= 300:
+                    raise Fail("%s %s: HTTP %d %s" % (method, path, response.status, payload[:300]))
+                return json.loads(payload or b"{}")
+            except (http.client.HTTPException, ConnectionError, OSError):
+                self.connection.close()
+                self.connection = None
+                if attempt == 1:
+                    raise
+        return None
+
+    def enqueue(self, jobs):
+        return self.call("POST", "/admin/jobs", jobs)["ids"]
+
+    def stats(self):
+        return self.call("GET", "/admin/stats")
+
+    def job(self, job_id):
+        return self.call("GET", "/admin/jobs/" + job_id)
+
+    def wait_all(self, timeout_s):
+        reply = self.call("GET", "/admin/wait?timeoutMs=%d" % int(timeout_s * 1000), timeout=timeout_s + 30)
+        if not reply.get("done", False):
+            raise Fail("jobs still unfinished after %d s" % timeout_s)
+        return reply
+
+    def requests(self):
+        counts = self.stats()["requests"]
+        return {name: counts.get(name, 0) for name in ("register", "claim", "report")}
+
+    def wait_for_claim(self, timeout_s=30):
+        """Until the agent holds a claim open: it is idle in its long poll."""
+        deadline = time.monotonic() + timeout_s
+        while self.stats().get("claimsWaiting", 0) < 1:
+            if time.monotonic() > deadline:
+                raise Fail("the agent never held a claim open")
+            time.sleep(0.002)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+class Agent:
+    """One limahost-agent process from the release build, with its own state directory."""
+
+    def __init__(self, host, plane, name, limactl=None, env=None, **overrides):
+        self.host = host
+        state = host.path(name + "-state")
+        config = {
+            "controlPlaneUrl": plane.url,
+            "agentId": "bench-" + name,
+            "agentName": "benchmark " + name,
+            "vmDataDir": host.lima,
+            "limactlPath": limactl or host.limactl,
+            "limaUser": host.user,
+            "templatesDir": host.path("templates"),
+            "stateDir": state,
+            "backupDir": os.path.join(state, "backups"),
+            "security": {"maxCommandTimeout": 600000},
+        }
+        config.update(overrides)
+        self.config_path = host.path(name + ".json")
+        with open(self.config_path, "w") as file:
+            json.dump(config, file, indent=2)
+        self.log_path = host.path(name + ".log")
+        environment = dict(os.environ, LIMAHOST_API_KEY=KEY)
+        environment.update(env or {})
+        self.process = subprocess.Popen(
+            WRAP + [os.path.join(host.bin, "limahost-agent"), "--config", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), env=environment,
+            start_new_session=True)
+        self.pid = self.process.pid
+
+    def status(self):
+        """VmRSS, RssAnon, RssFile, VmHWM in bytes, from /proc/PID/status."""
+        fields = {}
+        with open("/proc/%d/status" % self.pid) as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
+                    fields[key] = int(value.split()[0]) * 1024
+        return fields
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.pid) as file:
+            parts = file.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / CLK_TCK
+
+    def children_cpu_seconds(self):
+        """cutime + cstime: the CPU of the children it has reaped (limactl)."""
+        with open("/proc/%d/stat" % self.pid) as file:
+            parts = file.read().rsplit(")", 1)[1].split()
+        return (int(parts[13]) + int(parts[14])) / CLK_TCK
+
+    def threads(self):
+        return len(os.listdir("/proc/%d/task" % self.pid))
+
+    def stop(self):
+        # The whole group: under --wrap the agent is the profiler's child.
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def tail(self):
+        with open(self.log_path) as file:
+            return file.read()[-3000:]
+
+
+def run_jobs(plane, jobs, timeout_s):
+    plane.enqueue(jobs)
+    plane.wait_all(timeout_s)
+
+
+def result_of(plane, job_id):
+    view = plane.job(job_id)
+    return view.get("result") or {}
+
+
+def ensure_vm(host, plane, agent):
+    """create_vm + start_vm `bench-vm` through the agent, so info and commands have a VM."""
+    run_jobs(plane, [
+        {"id": "setup-create", "type": "create_vm", "vmName": "bench-vm", "template": "webapp",
+         "config": {"cpus": 1, "memory": 1, "disk": 10}},
+        {"id": "setup-start", "type": "start_vm", "vmName": "bench-vm"},
+    ], 120)
+    for job_id in ("setup-create", "setup-start"):
+        result = result_of(plane, job_id)
+        if result.get("status") != "succeeded":
+            raise Fail("%s: %s\n%s" % (job_id, json.dumps(result)[:500], agent.tail()))
+
+
+def start_with_vm(host, name, **overrides):
+    """A control plane and an agent, `bench-vm` made if missing, the agent in its long poll."""
+    plane = ControlPlane(host, name + "-cp")
+    agent = Agent(host, plane, name, **overrides)
+    try:
+        if not os.path.exists(os.path.join(host.lima, "bench-vm")):
+            ensure_vm(host, plane, agent)
+        plane.wait_for_claim()
+    except BaseException:
+        agent.stop()
+        plane.stop()
+        raise
+    return plane, agent
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def bench_pickup(host, args, table):
+    """Enqueue → the executor starting limactl, one job at a time, for an idle agent."""
+    stamps = host.path("stamps")
+    open(stamps, "w").close()
+    os.chmod(stamps, 0o666)
+    env = {"LIMA_BENCH_STAMPS": stamps, "LIMA_BENCH_LIMACTL": host.limactl}
+    figures = {}
+    for mode, interval, count in (("long poll", 0, args.pickup_jobs), ("interval 3 s", 3000, args.interval_jobs)):
+        plane = ControlPlane(host, "pickup-cp-%d" % interval)
+        agent = Agent(host, plane, "pickup-%d" % interval, limactl=host.shim, env=env, pollInterval=interval)
+        try:
+            if not os.path.exists(os.path.join(host.lima, "bench-vm")):
+                ensure_vm(host, plane, agent)
+            rtts = []
+            latencies = []
+            rng = random.Random(8)
+            for i in range(args.warmup + count):
+                if interval:
+                    # Interval polling: arrive at a random moment of the agent's cycle.
+                    time.sleep(rng.uniform(0, interval / 1000))
+                else:
+                    plane.wait_for_claim()
+                t0 = time.time_ns()
+                plane.enqueue({"id": "pick-%d-%d" % (interval, i), "type": "get_vm_info", "vmName": "bench-vm"})
+                rtt = time.time_ns() - t0
+                plane.wait_all(60)
+                with open(stamps) as file:
+                    lines = [line.split() for line in file if line.rstrip().endswith(" bench-vm")]
+                if not lines:
+                    raise Fail("no stamp from the limactl probe\n" + agent.tail())
+                started = int(lines[-1][0])
+                if i >= args.warmup:
+                    latencies.append((started - t0) / 1e6)
+                    rtts.append(rtt / 1e6)
+            bad = [j for j in plane.call("GET", "/admin/jobs")["jobs"]
+                   if (j.get("result") or {}).get("status") != "succeeded"]
+            if bad:
+                raise Fail("%d pickup jobs did not succeed: %s" % (len(bad), json.dumps(bad[0])[:400]))
+            figures[mode] = latencies
+            target = " (target ≤ 3 / ≤ 10)" if not interval else ""
+            table.add("Pickup latency, %s: p50 / p99 over %d jobs" % (mode, count),
+                      "%.2f / %.2f ms%s" % (percentile(latencies, 50), percentile(latencies, 99), target),
+                      ok=None if interval else percentile(latencies, 50) <= 3 and percentile(latencies, 99) <= 10)
+            if not interval:
+                table.add("  the enqueue request alone (loopback round trip + queueing): p50",
+                          "%.2f ms" % percentile(rtts, 50))
+                table.add("  pickup latency mean / max", "%.2f / %.2f ms" % (statistics.mean(latencies), max(latencies)))
+        finally:
+            agent.stop()
+            plane.stop()
+    table.add("Long poll vs 3 s interval polling, mean pickup",
+              "%.1f× faster" % (statistics.mean(figures["interval 3 s"]) / statistics.mean(figures["long poll"])))
+
+
+def bare_spawn_rate(host, count, concurrency):
+    """The stand-in's own spawn rate: xargs -P runs the same call with nothing around it."""
+    argv = host.as_user(host.user_env() + ["xargs", "-P", str(concurrency), "-I{}", host.limactl, "--tty=false",
+                                           "--log-format=json", "list", "--json", "bench-vm"])
+    t0 = time.monotonic()
+    subprocess.run(argv, input=("x\n" * count).encode(), stdout=subprocess.DEVNULL, check=True)
+    return count / (time.monotonic() - t0)
+
+
+def bench_throughput(host, args, table):
+    concurrency = 8
+    plane, agent = start_with_vm(host, "throughput", maxConcurrentOperations=concurrency)
+    try:
+        bare_before = bare_spawn_rate(host, args.throughput_jobs, concurrency)
+        plane.wait_for_claim()
+        before = plane.requests()
+        agent_cpu0 = agent.cpu_seconds()
+        jobs = [{"id": "tp-%d" % i, "type": "get_vm_info", "vmName": "bench-vm"} for i in range(args.throughput_jobs)]
+        t0 = time.monotonic()
+        plane.enqueue(jobs)
+        plane.wait_all(900)
+        elapsed = time.monotonic() - t0
+        agent_cpu = agent.cpu_seconds() - agent_cpu0
+        plane.wait_for_claim()
+        after = plane.requests()
+        views = plane.call("GET", "/admin/jobs")["jobs"]
+        failed = [v for v in views if v["id"].startswith("tp-") and (v.get("result") or {}).get("status") != "succeeded"]
+        if failed:
+            raise Fail("%d throughput jobs did not succeed: %s" % (len(failed), json.dumps(failed[0])[:400]))
+        bare_after = bare_spawn_rate(host, args.throughput_jobs, concurrency)
+        bare = max(bare_before, bare_after)
+        rate = args.throughput_jobs / elapsed
+        n = args.throughput_jobs
+        table.add("Throughput: %d get_vm_info jobs, maxConcurrentOperations %d" % (n, concurrency),
+                  "%.0f jobs/s" % rate)
+        table.add("  bare stand-in spawn rate, xargs -P %d (before / after)" % concurrency,
+                  "%.0f / %.0f spawns/s" % (bare_before, bare_after))
+        table.add("  ratio to the faster bare rate (target ≥ 0.7)", "%.2f" % (rate / bare), ok=rate / bare >= 0.7)
+        table.add("  agent CPU per job", "%.2f ms" % (agent_cpu * 1000 / n))
+        spent = {k: after[k] - before[k] for k in before}
+        per_job = sum(spent.values()) / n
+        table.add("HTTP requests per job under load (target ≤ 0.5)",
+                  "%.3f (%d claims, %d reports)" % (per_job, spent["claim"], spent["report"]), ok=per_job <= 0.5)
+
+        # A lone job on the idle agent: the claim it arrives on is already counted.
+        lone = []
+        for i in range(args.lone_jobs):
+            plane.wait_for_claim()
+            before = plane.requests()
+            run_jobs(plane, {"id": "lone-%d" % i, "type": "get_vm_info", "vmName": "bench-vm"}, 60)
+            plane.wait_for_claim()
+            after = plane.requests()
+            lone.append(sum(after[k] - before[k] for k in before))
+        table.add("HTTP requests for a lone job, median / max over %d (target ≤ 2)" % args.lone_jobs,
+                  "%d / %d" % (statistics.median(lone), max(lone)), ok=statistics.median(lone) <= 2)
+    finally:
+        agent.stop()
+        plane.stop()
+
+
+def bench_idle(host, args, table):
+    plane = ControlPlane(host, "idle-cp")
+    agent = Agent(host, plane, "idle", **json.loads(os.environ.get("BENCH_IDLE_CONFIG", "{}")))
+    try:
+        plane.wait_for_claim()
+        time.sleep(args.idle_settle)  # the first metrics sample and report go out
+        before = plane.requests()
+        # utime + stime of /proc/PID/stat: it counts threads that have ended too (each
+        # limactl call is watched by a short-lived thread), which schedstat would miss.
+        cpu0 = agent.cpu_seconds()
+        children0 = agent.children_cpu_seconds()
+        samples = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < args.idle_seconds:
+            samples.append(agent.status())
+            time.sleep(min(5, args.idle_seconds))
+        elapsed = time.monotonic() - t0
+        samples.append(agent.status())
+        cpu = agent.cpu_seconds() - cpu0
+        children = agent.children_cpu_seconds() - children0
+        after = plane.requests()
+        per_hour = cpu * 3600 / elapsed
+        anon = max(s["RssAnon"] for s in samples)
+        table.add("Idle %d s: private memory (RssAnon), max (target ≤ 8 MiB)" % round(elapsed),
+                  "%.1f MiB" % (anon / MiB), ok=anon <= 8 * MiB)
+        table.add("  total RSS, max (RssFile: shared library pages)",
+                  "%.1f MiB (%.1f MiB)" % (max(s["VmRSS"] for s in samples) / MiB,
+                                         max(s["RssFile"] for s in samples) / MiB))
+        table.add("  CPU, extrapolated to an hour (target ≤ 1 s)",
+                  "%.2f s/h (%.2f s in %d s)" % (per_hour, cpu, round(elapsed)), ok=per_hour <= 1.0)
+        table.add("  CPU of its limactl children (metrics samples), per hour",
+                  "%.2f s/h (%.2f s)" % (children * 3600 / elapsed, children))
+        table.add("  requests in the idle window (claims, reports) / threads at the end",
+                  "%d, %d / %d" % (after["claim"] - before["claim"], after["report"] - before["report"],
+                                   agent.threads()))
+    finally:
+        agent.stop()
+        plane.stop()
+
+
+def bench_flood(host, args, table):
+    size = args.flood_mib * MiB
+    flood = host.path("flood.txt")
+    line = (b"".join(bytes([33 + (i * 7) % 90]) for i in range(1023)) + b"\n")
+    block = line * 1024
+    with open(flood, "wb") as file:
+        for _ in range(size // len(block)):
+            file.write(block)
+    os.chmod(flood, 0o644)
+    cap = 1048576
+    plane, agent = start_with_vm(host, "flood", maxOutputBytes=cap)
+    try:
+        peak = {"VmRSS": 0, "RssAnon": 0}
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                try:
+                    status = agent.status()
+                except FileNotFoundError:
+                    return
+                for key in peak:
+                    peak[key] = max(peak[key], status[key])
+                done.wait(0.02)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        cpu0 = agent.cpu_seconds()
+        t0 = time.monotonic()
+        run_jobs(plane, {"id": "flood", "type": "execute_command", "vmName": "bench-vm",
+                         "command": "cat " + flood, "timeout": 600000}, 900)
+        wall = time.monotonic() - t0
+        cpu = agent.cpu_seconds() - cpu0
+        done.set()
+        watcher.join()
+        hwm = agent.status()["VmHWM"]
+        result = result_of(plane, "flood")
+        stdout = (result.get("stdout") or "").encode()
+        live = sum(len(c.get("text", "").encode()) for c in plane.call("GET", "/admin/logs?jobId=flood")["logs"]
+                   if c.get("stream") == "stdout")
+        capped = result.get("outputTruncated") is True and len(stdout) <= cap and stdout == open(flood, "rb").read(
+            len(stdout))
+        t1 = time.monotonic()
+        subprocess.run(["sh", "-c", "cat '%s' | cat >/dev/null" % flood], check=True)
+        cat_pipe = time.monotonic() - t1
+        peak_rss = max(peak["VmRSS"], hwm)
+        table.add("Output flood %d MiB: agent peak RSS (VmHWM, target ≤ 64 MiB)" % args.flood_mib,
+                  "%.1f MiB (RssAnon peak %.1f MiB)" % (peak_rss / MiB, peak["RssAnon"] / MiB), ok=peak_rss <= 64 * MiB)
+        table.add("  output capped at maxOutputBytes %d" % cap,
+                  "%s: stdout %d bytes, live output %d bytes, status %s" % (
+                      "yes" if capped else "NO", len(stdout), live, result.get("status")), ok=capped)
+        table.add("  job duration / enqueue→finished / `cat | cat`",
+                  "%.2f s / %.2f s / %.2f s" % (result.get("duration", 0) / 1000, wall, cat_pipe))
+        table.add("  agent CPU for the flood", "%.2f s (%.0f MiB/s drained)" % (cpu, args.flood_mib / wall))
+    finally:
+        agent.stop()
+        plane.stop()
+        os.unlink(flood)
+
+
+# ---------------------------------------------------------------- report
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, value, ok=None):
+        self.rows.append((what, value, "" if ok is None else ("met" if ok else "MISSED")))
+        log("%s: %s %s" % (what.strip(), value, self.rows[-1][2]))
+
+    def render(self):
+        widths = [max(len(r[i]) for r in self.rows + [("Figure", "Value", "Target")]) for i in range(3)]
+        lines = ["| %s | %s | %s |" % ("Figure".ljust(widths[0]), "Value".ljust(widths[1]), "Target".ljust(widths[2])),
+                 "|%s|%s|%s|" % ("-" * (widths[0] + 2), "-" * (widths[1] + 2), "-" * (widths[2] + 2))]
+        for row in self.rows:
+            lines.append("| %s | %s | %s |" % tuple(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+        return "\n".join(lines)
+
+
+def machine(bin_dir):
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
+    agent = os.path.join(bin_dir, "limahost-agent")
+    linked = subprocess.run(["ldd", agent], capture_output=True, text=True).stdout
+    runtime = "dynamic Swift runtime" if "libswiftCore.so" in linked else "static Swift runtime"
+    return ("%s, %d cores, kernel %s; %s; agent binary %.1f MiB, %s" % (
+        platform.node() or "host", os.cpu_count(), platform.release(), swift[0] if swift else "swift ?",
+        os.path.getsize(agent) / MiB, runtime))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs to check the suite itself")
+    parser.add_argument("--only", default="pickup,throughput,idle,flood")
+    parser.add_argument("--bin", help="directory with the release binaries (default: swift build -c release)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--wrap", default="", help="run each agent under this command, e.g. 'strace -f -tt -o F'")
+    args = parser.parse_args()
+    WRAP.extend(args.wrap.split())
+    quick = args.quick
+    args.warmup = 5 if quick else 20
+    args.pickup_jobs = 50 if quick else 200
+    args.interval_jobs = 5 if quick else 60
+    args.throughput_jobs = 300 if quick else 2000
+    args.lone_jobs = 5 if quick else 20
+    args.idle_seconds = int(os.environ.get("BENCH_IDLE_SECONDS", 30 if quick else 300))
+    args.idle_settle = 5 if quick else 15
+    args.flood_mib = 128 if quick else 1024
+    bin_dir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
+                                         capture_output=True, text=True, check=True).stdout.strip()
+    for name in ("limahost-agent", "limahost-refcp", "limactl-standin"):
+        if not os.access(os.path.join(bin_dir, name), os.X_OK):
+            raise Fail("%s/%s is missing: run `make bench` (it builds the release binaries)" % (bin_dir, name))
+    host = Host(bin_dir, args.keep)
+    table = Table()
+    started = time.time()
+    benches = {"pickup": bench_pickup, "throughput": bench_throughput, "idle": bench_idle, "flood": bench_flood}
+    try:
+        for name in args.only.split(","):
+            log("running " + name)
+            benches[name](host, args, table)
+    finally:
+        host.cleanup()
+    text = table.render()
+    print(text)
+    header = ("Measured %s in %.0f s on %s.%s" % (
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)), time.time() - started, machine(bin_dir),
+        " Quick run (--quick): smaller samples." if quick else ""))
+    if args.out and not quick and args.only == parser.get_default("only"):
+        write_report(args.out, header, text)
+        log("wrote " + args.out)
+    else:
+        print(header)
+
+
+def write_report(path, header, table):
+    """Replaces the generated block of docs/performance.md and keeps the prose around it."""
+    begin, end = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+    block = "%s\n%s\n\n%s\n%s" % (begin, header, table, end)
+    text = open(path).read() if os.path.exists(path) else "# Performance\n\n%s\n" % block
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as file:
+        file.write(text)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Fail as error:
+        log("failed: %s" % error)
+        sys.exit(1)
