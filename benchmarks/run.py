@@ -501,7 +501,7 @@ def bench_flood(host, args, table):
         table.add("  output capped at maxOutputBytes %d" % cap,
                   "%s: stdout %d bytes, live output %d bytes, status %s" % (
                       "yes" if capped else "NO", len(stdout), live, result.get("status")), ok=capped)
-        table.add("  job duration / enqueue→finished / `cat | cat`",
+        table.add("  job duration / enqueue→finished / cat of the file into a pipe",
                   "%.2f s / %.2f s / %.2f s" % (result.get("duration", 0) / 1000, wall, cat_pipe))
         table.add("  agent CPU for the flood", "%.2f s (%.0f MiB/s drained)" % (cpu, args.flood_mib / wall))
     finally:
