@@ -107,7 +107,11 @@ enum ChildProcess {
                 for pipe in pipes where pipe >= 0 { fds.append(pollfd(fd: pipe, events: Int16(POLLIN), revents: 0)) }
                 if status == nil && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
                 let ready = poll(&fds, nfds_t(fds.count), pollTimeout(deadline: deadline))
-                if ready < 0 && errno != EINTR { break }
+                if ready < 0 && errno != EINTR {
+                    // Cannot watch it any more: nothing of it may outlive this call.
+                    _ = kill(-pid, SIGKILL)
+                    break
+                }
                 if fds[0].revents != 0 && wake.consume() && !cancelled {
                     cancelled = true
                     stop()
@@ -145,7 +149,9 @@ enum ChildProcess {
             var until: ContinuousClock.Instant?
             if killAt == nil { until = deadline }
             if let killAt, killed == nil { until = min(until ?? killAt, killAt) }
-            if let killed { until = min(until ?? killed, killed).advanced(by: .seconds(1)) }
+            if let killed, pipes.contains(where: { $0 >= 0 }), now < killed.advanced(by: .seconds(1)) {
+                until = killed.advanced(by: .seconds(1))
+            }
             // Without a pidfd the exit is polled; once stopped, so is the group.
             if (status == nil && pidfd < 0) || (killAt != nil && killed == nil) {
                 until = min(until ?? now.advanced(by: .milliseconds(50)), now.advanced(by: .milliseconds(50)))
