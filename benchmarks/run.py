@@ -226,15 +226,19 @@ class Agent:
                     fields[key] = int(value.split()[0]) * 1024
         return fields
 
-    def cpu_seconds(self):
+    def stat_fields(self):
+        """/proc/PID/stat after the command name: [0] is field 3 (state)."""
         with open("/proc/%d/stat" % self.pid) as file:
-            parts = file.read().rsplit(")", 1)[1].split()
+            return file.read().rsplit(")", 1)[1].split()
+
+    def cpu_seconds(self):
+        """utime + stime: every thread of the agent, ended ones too."""
+        parts = self.stat_fields()
         return (int(parts[11]) + int(parts[12])) / CLK_TCK
 
     def children_cpu_seconds(self):
         """cutime + cstime: the CPU of the children it has reaped (limactl)."""
-        with open("/proc/%d/stat" % self.pid) as file:
-            parts = file.read().rsplit(")", 1)[1].split()
+        parts = self.stat_fields()
         return (int(parts[13]) + int(parts[14])) / CLK_TCK
 
     def threads(self):
@@ -303,6 +307,8 @@ def bench_pickup(host, args, table):
     os.chmod(stamps, 0o666)
     env = {"LIMA_BENCH_STAMPS": stamps, "LIMA_BENCH_LIMACTL": host.limactl}
     figures = {}
+    # Read once, line by line as they come: each job's stamp is a new line.
+    stamp_lines = open(stamps)
     for mode, interval, count in (("long poll", 0, args.pickup_jobs), ("interval 3 s", 3000, args.interval_jobs)):
         plane = ControlPlane(host, "pickup-cp-%d" % interval)
         agent = Agent(host, plane, "pickup-%d" % interval, limactl=host.shim, env=env, pollInterval=interval)
@@ -322,8 +328,7 @@ def bench_pickup(host, args, table):
                 plane.enqueue({"id": "pick-%d-%d" % (interval, i), "type": "get_vm_info", "vmName": "bench-vm"})
                 rtt = time.time_ns() - t0
                 plane.wait_all(60)
-                with open(stamps) as file:
-                    lines = [line.split() for line in file if line.rstrip().endswith(" bench-vm")]
+                lines = [line.split() for line in stamp_lines.readlines() if line.rstrip().endswith(" bench-vm")]
                 if not lines:
                     raise Fail("no stamp from the limactl probe\n" + agent.tail())
                 started = int(lines[-1][0])
@@ -346,6 +351,7 @@ def bench_pickup(host, args, table):
         finally:
             agent.stop()
             plane.stop()
+    stamp_lines.close()
     table.add("Long poll vs 3 s interval polling, mean pickup",
               "%.1f× faster" % (statistics.mean(figures["interval 3 s"]) / statistics.mean(figures["long poll"])))
 

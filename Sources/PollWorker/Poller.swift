@@ -78,6 +78,8 @@ public struct Poller: Service {
         var backoff = Backoff()
         var failingSince: ContinuousClock.Instant?
         var slotFreedAt: ContinuousClock.Instant?
+        // A busy agent claims once this many slots are free (half of them).
+        let batch = (await book.slots + 1) / 2
         while !Task.isCancelled {
             do throws(ControlPlaneError) {
                 try await registrar.ensureRegistered()
@@ -89,7 +91,7 @@ public struct Poller: Service {
                 }
                 // Under load, claim for several slots at once: when half of them are
                 // free, or `claimLinger` after the first one freed. An idle agent claims at once.
-                if capacity < (await book.slots + 1) / 2, await !book.isIdle {
+                if capacity < batch, await !book.isIdle {
                     let since = slotFreedAt ?? clock.now
                     slotFreedAt = since
                     let left = since.advanced(by: Self.claimLinger) - clock.now

@@ -17,9 +17,7 @@ import Foundation
 enum ListenerSocket {
     /// True when the listener was found and the option set.
     static func setNoDelay(port: UInt16) -> Bool {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return false }
-        for name in names {
-            guard let descriptor = Int32(name) else { continue }
+        for descriptor in OpenDescriptors.list() {
             var listening: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             guard getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1,

@@ -22,18 +22,13 @@ enum PeerSocket {
     static func resetOnClose(peer: HTTPRequest.Address?) -> Bool {
         guard let peer else { return false }
         if case .unix = peer { return false }
-        for directory in ["/proc/self/fd", "/dev/fd"] {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
-            for name in names {
-                guard let descriptor = Int32(name) else { continue }
-                let socket = Socket(file: Socket.FileDescriptor(rawValue: descriptor))
-                guard let remote = try? socket.remotePeer(), HTTPRequest.Address.make(from: remote) == peer else {
-                    continue
-                }
-                var value = linger(l_onoff: 1, l_linger: 0)
-                return setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size)) == 0
+        for descriptor in OpenDescriptors.list() {
+            let socket = Socket(file: Socket.FileDescriptor(rawValue: descriptor))
+            guard let remote = try? socket.remotePeer(), HTTPRequest.Address.make(from: remote) == peer else {
+                continue
             }
-            return false
+            var value = linger(l_onoff: 1, l_linger: 0)
+            return setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size)) == 0
         }
         return false
     }

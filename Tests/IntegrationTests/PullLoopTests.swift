@@ -175,20 +175,9 @@ struct PullLoopTests {
                 #expect(lines == "1\n2\n3\n4\n", "VM \(vm)")
             }
             // From the results' own timestamps: at no instant did more than 2 jobs run.
-            var events: [(Date, Int)] = []
-            for job in jobs {
-                let result = try await server.result(try #require(job["id"] as? String))
-                let start = try #require(parseDate(result["startedAt"]))
-                let end = try #require(parseDate(result["finishedAt"]))
-                events += [(start, 1), (end, -1)]
-            }
-            var running = 0
-            var peak = 0
-            for event in events.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
-                running += event.1
-                peak = max(peak, running)
-            }
-            #expect(peak <= 2)
+            var results: [[String: Any]] = []
+            for job in jobs { results.append(try await server.result(try #require(job["id"] as? String))) }
+            #expect(try peakConcurrency(results) <= 2)
         }
     }
 
@@ -202,20 +191,13 @@ struct PullLoopTests {
             let run = try await AgentRun.drain(
                 config: try workspace.config(url: server.url, maxConcurrent: 6), key: server.key)
             #expect(run.status == 0, "stderr: \(run.stderr.suffix(3000))")
-            var events: [(Date, Int)] = []
+            var results: [[String: Any]] = []
             for index in 0..<count {
                 let result = try await server.result("info-\(index)")
                 #expect(result["status"] as? String == "succeeded", "info-\(index): \(result)")
-                let start = try #require(parseDate(result["startedAt"]))
-                let end = try #require(parseDate(result["finishedAt"]))
-                events += [(start, 1), (end, -1)]
+                results.append(result)
             }
-            var running = 0
-            var peak = 0
-            for event in events.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
-                running += event.1
-                peak = max(peak, running)
-            }
+            let peak = try peakConcurrency(results)
             #expect(peak >= 2, "reads of one VM overlapped")
             #expect(peak <= 6)
             // One claim per free slot would be about one per job (the first brings 6, then
@@ -331,6 +313,24 @@ struct PullLoopTests {
             #expect((agent?["lastHeartbeat"] as? [String: Any])?["state"] as? String == "stopping")
         }
     }
+}
+
+/// The most results whose startedAt…finishedAt spans overlap at one instant (an end
+/// at the same instant as a start counts first, so back-to-back jobs do not overlap).
+private func peakConcurrency(_ results: [[String: Any]]) throws -> Int {
+    var events: [(Date, Int)] = []
+    for result in results {
+        let start = try #require(parseDate(result["startedAt"]))
+        let end = try #require(parseDate(result["finishedAt"]))
+        events += [(start, 1), (end, -1)]
+    }
+    var running = 0
+    var peak = 0
+    for event in events.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
+        running += event.1
+        peak = max(peak, running)
+    }
+    return peak
 }
 
 private func parseDate(_ value: Any?) -> Date? {
