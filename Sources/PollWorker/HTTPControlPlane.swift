@@ -39,7 +39,8 @@ public final class HTTPControlPlane: ControlPlane {
     }
 
     /// The process-wide session: no caching, no cookies, keep-alive reused.
-    public static func makeSession() -> URLSession {
+    /// `requestTimeout` is only the default; every request sets its own.
+    public static func makeSession(requestTimeout: TimeInterval = requestTimeout) -> URLSession {
         let configuration = URLSessionConfiguration.default
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
@@ -76,7 +77,10 @@ public final class HTTPControlPlane: ControlPlane {
         if let allowList, let problem = allowList.problem(host: url.host ?? "") {
             throw ControlPlaneError(.notAllowed, message: problem)
         }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData)
+        // Only the setter counts: a timeout given to the initialiser loses to the session's
+        // `timeoutIntervalForRequest` on Linux, which cut every idle long poll off at 30 s.
+        request.timeoutInterval = timeout
         request.httpMethod = "POST"
         request.setValue("Bearer \(apiKey.exposedValue)", forHTTPHeaderField: "Authorization")
         request.setValue("limahost-agent/\(AgentVersion.current)", forHTTPHeaderField: "User-Agent")
