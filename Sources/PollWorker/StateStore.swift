@@ -25,6 +25,8 @@ public final class StateStore: Sendable {
     /// The outbox bound in bytes: results count toward it, but only logs and metrics are dropped.
     public let maxOutboxBytes: Int
     let database: DatabaseQueue
+    /// Pending results already decoded (`pendingResults`).
+    let results = Locked(ResultCache())
 
     enum State: String { case claimed, started, finished, accepted, discarded }
 
@@ -138,7 +140,7 @@ public final class StateStore: Sendable {
         let results = try rejected.map { result throws(StoreError) in (result, try Self.encode(result)) }
         try write("journal claimed jobs", durable: !rejected.isEmpty) { db in
             for (job, body) in bodies {
-                try db.execute(
+                try db.executeCached(
                     sql: """
                         INSERT INTO journal (job_id, attempt, type, vm_name, state, job, lease_expires_at, claimed_at)
                         VALUES (?, ?, ?, ?, 'claimed', ?, ?, ?) ON CONFLICT (job_id, attempt) DO NOTHING
@@ -149,7 +151,7 @@ public final class StateStore: Sendable {
                     ])
             }
             for (result, body) in results {
-                try db.execute(
+                try db.executeCached(
                     sql: """
                         INSERT INTO journal (job_id, attempt, type, state, claimed_at, finished_at, status, result)
                         VALUES (?, ?, ?, 'finished', ?, ?, ?, ?) ON CONFLICT (job_id, attempt) DO NOTHING
@@ -166,7 +168,7 @@ public final class StateStore: Sendable {
     public func entry(_ ref: JobRef) throws(StoreError) -> Entry? {
         let row = try read("look up a job") { db in
             try Row.fetchOne(
-                db, sql: "SELECT state, result FROM journal WHERE job_id = ? AND attempt = ?",
+                db.cachedStatement(sql: "SELECT state, result FROM journal WHERE job_id = ? AND attempt = ?"),
                 arguments: [ref.jobId, ref.attempt])
         }
         guard let row else { return nil }
@@ -184,7 +186,7 @@ public final class StateStore: Sendable {
     /// Puts an accepted result back in the outbox: its job was delivered again.
     public func resend(_ ref: JobRef) throws(StoreError) {
         try write("resend a result") { db in
-            try db.execute(
+            try db.executeCached(
                 sql: "UPDATE journal SET state = 'finished' WHERE job_id = ? AND attempt = ? AND state = 'accepted'",
                 arguments: [ref.jobId, ref.attempt])
         }
@@ -193,7 +195,7 @@ public final class StateStore: Sendable {
     /// Journals that the job is about to run. Written before the first limactl call.
     public func markStarted(_ ref: JobRef, at date: Date) throws(StoreError) {
         try write("journal a start") { db in
-            try db.execute(
+            try db.executeCached(
                 sql: "UPDATE journal SET state = 'started', started_at = ? WHERE job_id = ? AND attempt = ?",
                 arguments: [date.timeIntervalSince1970, ref.jobId, ref.attempt])
         }
@@ -203,7 +205,7 @@ public final class StateStore: Sendable {
     public func finish(_ result: JobResult, at date: Date) throws(StoreError) {
         let body = try Self.encode(result)
         try write("commit a result") { db in
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO journal (job_id, attempt, type, state, claimed_at, finished_at, status, result)
                     VALUES (?, ?, ?, 'finished', ?, ?, ?, ?)
@@ -216,6 +218,7 @@ public final class StateStore: Sendable {
                     date.timeIntervalSince1970, result.status.rawValue, body,
                 ])
         }
+        results.withLock { $0.insert(result, encodedBytes: body.count) }
     }
 
     /// Results the control plane accepted leave the outbox; the newest are kept for re-deliveries.
@@ -225,14 +228,14 @@ public final class StateStore: Sendable {
         guard !refs.isEmpty else { return }
         try write("record accepted results", durable: false) { db in
             for ref in refs {
-                try db.execute(
+                try db.executeCached(
                     sql: """
                         UPDATE journal SET state = 'accepted', accepted_at = ?
                         WHERE job_id = ? AND attempt = ? AND state = 'finished'
                         """,
                     arguments: [date.timeIntervalSince1970, ref.jobId, ref.attempt])
             }
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     DELETE FROM journal WHERE state IN ('accepted', 'discarded') AND seq NOT IN (
                         SELECT seq FROM journal WHERE state IN ('accepted', 'discarded')
@@ -240,13 +243,14 @@ public final class StateStore: Sendable {
                     """,
                 arguments: [Self.acceptedKept])
         }
+        results.withLock { cache in for ref in refs { cache.remove(ref) } }
     }
 
     /// Drops a result the control plane refuses (400 after bisection). The row stays,
     /// marked, so a re-delivery of the same (jobId, attempt) is neither run nor answered.
     public func discard(_ ref: JobRef, at date: Date) throws(StoreError) {
         try write("discard a result") { db in
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE journal SET state = 'discarded', accepted_at = ?, result = NULL
                     WHERE job_id = ? AND attempt = ?
@@ -254,6 +258,7 @@ public final class StateStore: Sendable {
                 arguments: [date.timeIntervalSince1970, ref.jobId, ref.attempt])
             try Self.bump("discardedResults", by: 1, db)
         }
+        results.withLock { $0.remove(ref) }
     }
 
     /// Records renewed leases, so a restart knows whether a claimed job is still ours.
@@ -261,26 +266,35 @@ public final class StateStore: Sendable {
         guard !leases.isEmpty else { return }
         try write("record leases", durable: false) { db in
             for (ref, expiry) in leases {
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE journal SET lease_expires_at = ? WHERE job_id = ? AND attempt = ?",
                     arguments: [expiry.timeIntervalSince1970, ref.jobId, ref.attempt])
             }
         }
     }
 
-    /// Results waiting for an `accepted`, oldest first.
+    /// Results waiting for an `accepted`, oldest first. Small ones come from `results`;
+    /// the others are read and decoded from their rows.
     public func pendingResults(limit: Int = Int.max) throws(StoreError) -> [JobResult] {
-        let rows = try read("read the outbox") { db in
+        let refs = try read("read the outbox") { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT job_id, attempt, result FROM journal WHERE state = 'finished'
-                    ORDER BY finished_at, seq LIMIT ?
-                    """,
-                arguments: [min(limit, Int(Int32.max))])
+                db.cachedStatement(
+                    sql: """
+                        SELECT job_id, attempt FROM journal WHERE state = 'finished'
+                        ORDER BY finished_at, seq LIMIT ?
+                        """),
+                arguments: [min(limit, Int(Int32.max))]
+            ).map { JobRef(jobId: $0["job_id"], attempt: $0["attempt"]) }
         }
-        return try rows.map { row throws(StoreError) in
-            try Self.decodeResult(row["result"], JobRef(jobId: row["job_id"], attempt: row["attempt"]))
+        let cached = results.withLock { cache in refs.map { cache.result($0) } }
+        return try zip(refs, cached).map { ref, hit throws(StoreError) in
+            if let hit { return hit }
+            let body = try read("read a result") { db in
+                try Data.fetchOne(
+                    db.cachedStatement(sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?"),
+                    arguments: [ref.jobId, ref.attempt])
+            }
+            return try Self.decodeResult(body, ref)
         }
     }
 
@@ -328,7 +342,7 @@ public final class StateStore: Sendable {
         if !expired.isEmpty {
             try write("forget expired claims") { db in
                 for ref in expired {
-                    try db.execute(
+                    try db.executeCached(
                         sql: "DELETE FROM journal WHERE job_id = ? AND attempt = ? AND state = 'claimed'",
                         arguments: [ref.jobId, ref.attempt])
                 }
@@ -359,7 +373,7 @@ public final class StateStore: Sendable {
 
     static func bump(_ name: String, by amount: Int, _ db: Database) throws {
         guard amount > 0 else { return }
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO counters (name, value) VALUES (?, ?)
                 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value
@@ -378,8 +392,8 @@ public final class StateStore: Sendable {
         do {
             if durable { return try database.write(body) }
             return try database.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.executeCached(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.executeCached(sql: "PRAGMA synchronous = FULL") }
                 var value: [T] = []
                 try db.inTransaction {
                     value = [try body(db)]

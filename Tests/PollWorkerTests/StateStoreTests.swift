@@ -210,6 +210,47 @@ struct StateStoreJournalTests {
         #expect(try store.pendingResults(limit: 2) == [results[0], results[1]])
     }
 
+    @Test("Results too big for the decoded cache, and those of a reopened store, come out the same and in order")
+    func pendingPastTheCache() throws {
+        let directory = makeStateDirectory()
+        let store = try makeStore(directory: directory)
+        let big = plainResult("big", stdout: String(repeating: "b", count: ResultCache.maxEntryBytes + 1))
+        let small = [plainResult("small-1", stdout: "one"), plainResult("small-2")]
+        try store.finish(small[0], at: fixedNow)
+        try store.finish(big, at: fixedNow.addingTimeInterval(1))
+        try store.finish(small[1], at: fixedNow.addingTimeInterval(2))
+        #expect(store.results.withLock { $0.count } == 2)
+        #expect(try store.pendingResults() == [small[0], big, small[1]])
+
+        let reopened = try makeStore(directory: directory)
+        #expect(reopened.results.withLock { $0.count } == 0)
+        #expect(try reopened.pendingResults() == [small[0], big, small[1]])
+        try reopened.accept([small[0].ref], at: fixedNow)
+        try reopened.discard(big.ref, at: fixedNow)
+        #expect(try reopened.pendingResults() == [small[1]])
+    }
+
+    @Test("The decoded cache keeps to its entry and byte bounds, and forgets accepted results")
+    func resultCacheBounds() {
+        var cache = ResultCache()
+        let results = (0...ResultCache.maxEntries).map { plainResult("r\($0)") }
+        for result in results { cache.insert(result, encodedBytes: 100) }
+        #expect(cache.count == ResultCache.maxEntries)
+        #expect(cache.result(results[ResultCache.maxEntries].ref) == nil)
+        cache.remove(results[0].ref)
+        #expect(cache.result(results[0].ref) == nil)
+        #expect(cache.count == ResultCache.maxEntries - 1)
+
+        var bytes = ResultCache()
+        let perEntry = ResultCache.maxEntryBytes
+        let fit = ResultCache.maxBytes / perEntry
+        for result in results.prefix(fit + 1) { bytes.insert(result, encodedBytes: perEntry) }
+        #expect(bytes.count == fit)
+        bytes.insert(results[0], encodedBytes: perEntry + 1)
+        #expect(bytes.result(results[0].ref) == nil)
+        #expect(bytes.count == fit - 1)
+    }
+
     @Test("A rejection is journaled finished, its result in the outbox at once")
     func rejectionIsFinished() throws {
         let store = try makeStore()
