@@ -179,7 +179,9 @@ actor ControlPlane {
 
     // MARK: - Admin API
 
-    func enqueue(_ objects: [[String: JSONValue]]) throws -> [String] {
+    /// Queues the jobs; returns their ids and the wall clock (ns since the epoch) at the
+    /// moment they joined the queue, which the pickup benchmark measures from.
+    func enqueue(_ objects: [[String: JSONValue]]) throws -> (ids: [String], queuedAtNs: Int64) {
         try ensureWritable()
         var accepted: [(id: String, raw: [String: JSONValue])] = []
         var seen: Set<String> = []
@@ -202,8 +204,10 @@ actor ControlPlane {
             jobOrder.append(id)
             queue.append(id)
         }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
         notifyAll()
-        return accepted.map(\.id)
+        return (accepted.map(\.id), Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
     }
 
     func jobViews() -> [JSONValue] {

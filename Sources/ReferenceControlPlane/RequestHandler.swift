@@ -151,8 +151,8 @@ struct RequestHandler: HTTPHandler {
             }
             return .json(try await controlPlane.report(agentId: agentId, report: report))
         case .enqueueJobs:
-            let ids = try await controlPlane.enqueue(try jobObjects(from: body))
-            return .json(["ids": ids])
+            let queued = try await controlPlane.enqueue(try jobObjects(from: body))
+            return .json(EnqueueReply(ids: queued.ids, queuedAtNs: queued.queuedAtNs))
         case .listJobs:
             return .json(["jobs": await controlPlane.jobViews()])
         case .job(let id):

@@ -39,7 +39,7 @@ let usage = """
       -h, --help           show this help
 
     Admin API (same bearer key):
-      POST /admin/jobs                 enqueue a job object or an array of them
+      POST /admin/jobs                 enqueue a job object or an array of them: {ids, queuedAtNs}
       GET  /admin/jobs, /admin/jobs/ID job states (results, recordedResults, resultCount)
       POST /admin/jobs/ID/cancel       cancel; POST /admin/jobs/ID/redeliver {"sameAttempt"}
       GET  /admin/wait?timeoutMs=N     wait until every job is finished
