@@ -41,6 +41,7 @@ struct spawn_request {
     int stdin_fd;
     int stdout_fd;
     int stderr_fd;
+    int gate_fd;
     /// Written by the child (it shares our memory) when it fails before execve.
     volatile int error;
 };
@@ -73,6 +74,18 @@ static int child_main(void *argument) {
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
         for (int fd = 3; fd < 65536; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+    if (request->gate_fd >= 0) {
+        // Ready to exec; the agent opens the gate once the job's start is on disk.
+        unsigned char go = 0;
+        ssize_t count;
+        do {
+            count = read(request->gate_fd, &go, 1);
+        } while (count < 0 && errno == EINTR);
+        if (count != 1 || go != 1) {
+            errno = ECANCELED;
+            goto fail;
+        }
+    }
     execve(request->path, request->argv, request->envp);
 fail:
     request->error = errno != 0 ? errno : EINVAL;
@@ -80,7 +93,7 @@ fail:
 }
 
 int limahost_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int set_ids, uid_t uid,
-                   gid_t gid, int stdout_fd, int stderr_fd, pid_t *pid, int *pidfd) {
+                   gid_t gid, int stdout_fd, int stderr_fd, int gate_fd, pid_t *pid, int *pidfd) {
     *pid = -1;
     *pidfd = -1;
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -94,7 +107,8 @@ int limahost_spawn(const char *path, char *const argv[], char *const envp[], con
     }
     struct spawn_request request = {
         .path = path, .argv = argv, .envp = envp, .cwd = cwd, .set_ids = set_ids, .uid = uid, .gid = gid,
-        .stdin_fd = devnull, .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .error = 0,
+        .stdin_fd = devnull, .stdout_fd = stdout_fd, .stderr_fd = stderr_fd, .gate_fd = gate_fd,
+        .error = 0,
     };
     // No signal handler of ours may run in the child before its dispositions are reset.
     sigset_t all, previous;

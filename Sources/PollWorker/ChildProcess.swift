@@ -23,7 +23,7 @@ enum ChildProcess {
 
     static func run(
         _ spec: CommandSpec, as account: UserAccount?, stdout: OutputCollector, stderr: OutputCollector,
-        wake: WakeSignal
+        wake: WakeSignal, gate: Int32 = -1
     ) -> Ending {
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -43,7 +43,7 @@ enum ChildProcess {
                 withOptionalCString(spec.workingDirectory) { cwd in
                     limahost_spawn(
                         spec.executable, argv, envp, cwd, account == nil ? 0 : 1, account?.uid ?? 0,
-                        account?.gid ?? 0, outPipe[1], errPipe[1], &pid, &pidfd)
+                        account?.gid ?? 0, outPipe[1], errPipe[1], gate, &pid, &pidfd)
                 }
             }
         }

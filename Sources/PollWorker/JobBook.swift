@@ -165,12 +165,28 @@ public actor JobBook {
     /// VM's queue), then journals its start. False means do not run it: it was
     /// cancelled while it waited, or its start could not be journaled.
     public func waitTurn(_ ref: JobRef) async -> Bool {
+        guard await takeTurn(ref) else { return false }
+        return journalStart(ref)
+    }
+
+    /// The first half of `waitTurn`: waits for the job's turn and marks it running.
+    /// False when it was cancelled while it waited. `journalStart` must follow before
+    /// any effect of the job (the runner gates the job's first child on it).
+    public func takeTurn(_ ref: JobRef) async -> Bool {
         if entries[ref]?.phase == .waiting, !mayStart(ref) {
             await withCheckedContinuation { turnWaiters[ref] = $0 }
         }
         guard entries[ref]?.phase == .waiting else { return false }
+        entries[ref]?.phase = .running
+        return true
+    }
+
+    /// The second half of `waitTurn`: journals the start, durably. When that fails the
+    /// job ends at once with an internal error, and false says not to let it run.
+    public func journalStart(_ ref: JobRef) -> Bool {
         do throws(StoreError) {
             try store.markStarted(ref, at: now())
+            return true
         } catch {
             logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])
             finish(
@@ -179,8 +195,6 @@ public actor JobBook {
                     "the agent could not journal the job's start: \(error)"))
             return false
         }
-        entries[ref]?.phase = .running
-        return true
     }
 
     /// Whether the job is held and has not started (nor been stopped) yet.

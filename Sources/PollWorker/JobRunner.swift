@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Runs claimed jobs concurrently (the poller never claims more than the free
 /// slots), one at a time per VM in arrival order. Each job's start is journaled
-/// before its first limactl call (`JobBook.waitTurn`), and each runs in its own
+/// before its first limactl call execs (`JobBook.journalStart`, `StartGate`), and each runs in its own
 /// task so that a cancel, a lost lease or a hard stop can stop it alone: the
 /// executor then kills its process group and cleans up as after a timeout. On a
 /// graceful shutdown it keeps going until every claimed job has finished: the
@@ -47,6 +47,12 @@ public struct JobRunner: Service {
         try? await gracefulShutdown()
     }
 
+    /// Whether the job's start may be journaled while its first child gets ready: every
+    /// effect of it goes through a child.
+    static func gates(_ job: Job) -> Bool {
+        job.type != .backupVM && job.type != .restoreVM
+    }
+
     private func run(_ job: Job) async {
         if let approvals, ApprovalGate.applies(to: job) {
             // Before the VM's turn: a command waiting for a person must not hold up its VM.
@@ -55,15 +61,29 @@ public struct JobRunner: Service {
                 return
             }
         }
-        guard await book.waitTurn(job.ref) else { return }
+        guard await book.takeTurn(job.ref) else { return }
+        let live = liveOutput(job)
+        // The start is journaled (an fsync) while the job's first child gets ready; that
+        // child execs only once the start is on disk. Backups and restores touch files
+        // themselves before any child, so they journal first.
+        let gate = Self.gates(job) ? StartGate() : nil
+        if gate == nil, !(await book.journalStart(job.ref)) { return }
+        let execution = Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }
+        if let gate {
+            let journaled = await book.journalStart(job.ref)
+            gate.open(journaled)
+            guard journaled else {
+                execution.cancel()
+                _ = await execution.value
+                return
+            }
+        }
         logger.info(
             "job started",
             metadata: [
                 "job": .string(job.id), "attempt": "\(job.attempt)", "type": .string(job.type.rawValue),
                 "vm": .string(job.parameters.vmName ?? "-"),
             ])
-        let live = liveOutput(job)
-        let execution = Task { await executor.execute(job, live: live) }
         await book.attach(job.ref) { execution.cancel() }
         let result = await withTaskCancellationHandler {
             await execution.value

@@ -26,11 +26,14 @@ public struct SubprocessRunner: CommandRunner {
         let stdout = OutputCollector(limit: spec.maxOutputBytes)
         let stderr = OutputCollector(limit: spec.maxOutputBytes)
         let account = geteuid() == 0 ? spec.account : nil
+        // The job's first child waits at the gate until its start is journaled.
+        let gate = StartGate.current?.take()
         let ending = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess.Ending, Never>) in
                 let thread = Thread {
                     continuation.resume(
-                        returning: ChildProcess.run(spec, as: account, stdout: stdout, stderr: stderr, wake: wake))
+                        returning: ChildProcess.run(
+                            spec, as: account, stdout: stdout, stderr: stderr, wake: wake, gate: gate?.fd ?? -1))
                 }
                 thread.name = "limahost-child"
                 thread.start()

@@ -85,6 +85,24 @@ struct JobBookAdmissionTests {
         #expect(try store.entry(job.ref) == .finished(result))
     }
 
+    @Test("takeTurn marks a job running without journaling; a start that cannot be journaled ends the job")
+    func startJournalFailure() async throws {
+        let store = try makeStore()
+        let book = try makeBook(maxConcurrent: 3, store: store)
+        let job = makeJob("job-1", vm: "a")
+        #expect(try await book.admitJobs([.valid(job)]) == [job])
+        #expect(await book.takeTurn(job.ref))
+        #expect(try store.entry(job.ref) == .claimed)
+        // The journal goes away under the book: the start (and then the result) cannot be written.
+        try await store.database.write { db in try db.execute(sql: "DROP TABLE journal") }
+        #expect(await !book.journalStart(job.ref))
+        let pending = await book.pendingResults(limit: 10)
+        #expect(pending.map(\.ref) == [job.ref])
+        #expect(pending.first?.status == .failed)
+        #expect(pending.first?.error?.code == .internal)
+        #expect(pending.first?.error?.message.contains("could not journal the job's start") == true)
+    }
+
     @Test("A rejected delivery becomes a pending rejected result at once and is not run")
     func rejectionBecomesResult() async throws {
         let store = try makeStore()

@@ -24,6 +24,20 @@ private func gone(_ pid: pid_t) -> Bool {
     return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
 }
 
+/// The pids of this process's children, from every thread's `children` list.
+private func childrenOfThisProcess() -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.flatMap { task in
+        ((try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? "")
+            .split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}
+
+/// `/proc/PID/syscall`: the system call a blocked process waits in, and its arguments.
+private func pendingSyscall(_ pid: Int32) -> String {
+    (try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8)) ?? ""
+}
+
 @Suite("SubprocessRunner: limahost_spawn and one poll loop per child")
 struct SubprocessRunnerTests {
     let runner = SubprocessRunner()
@@ -117,6 +131,46 @@ struct SubprocessRunnerTests {
         #expect(outcome.cancelled)
         #expect(!outcome.timedOut)
         #expect(outcome.termination == .signaled(SIGTERM))
+    }
+
+    @Test("A gated child waits, ready, in read() on the gate, and execs only once it opens", .timeLimit(.minutes(1)))
+    func gateHoldsExec() async throws {
+        let gate = try #require(StartGate())
+        let marker = NSTemporaryDirectory() + "gate-\(UUID().uuidString)"
+        defer { unlink(marker) }
+        let task = Task {
+            await StartGate.$current.withValue(gate) { await runner.run(shell("touch '\(marker)'")) }
+        }
+        // The child blocks in read(2) (syscall 0) on the gate's descriptor: its pending
+        // system call, as /proc/PID/syscall shows it. Found by condition, not by time.
+        let waiting = "0 0x\(String(gate.fd, radix: 16)) "
+        while !childrenOfThisProcess().contains(where: { pendingSyscall($0).hasPrefix(waiting) }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(access(marker, F_OK) != 0)
+        gate.open(true)
+        let outcome = await task.value
+        #expect(outcome.termination == .exited(0))
+        #expect(access(marker, F_OK) == 0)
+    }
+
+    @Test("A refused gate ends the child before execve; only the job's first child is gated")
+    func refusedGate() async throws {
+        let gate = try #require(StartGate())
+        let marker = NSTemporaryDirectory() + "gate-\(UUID().uuidString)"
+        defer { unlink(marker) }
+        gate.open(false)
+        let outcome = await StartGate.$current.withValue(gate) { await runner.run(shell("touch '\(marker)'")) }
+        guard case .notStarted(let message) = outcome.termination else {
+            Issue.record("expected notStarted, got \(outcome.termination)")
+            return
+        }
+        #expect(message.contains("canceled"))
+        #expect(access(marker, F_OK) != 0)
+        // The gate was taken: a second child under it runs ungated.
+        let second = await StartGate.$current.withValue(gate) { await runner.run(shell("echo second")) }
+        #expect(second.termination == .exited(0))
+        #expect(second.stdoutText == "second\n")
     }
 
     @Test("A missing executable is reported, not started")

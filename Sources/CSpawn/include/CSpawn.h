@@ -13,11 +13,15 @@
 /// to signal every thread of the parent, which deadlocks in the child of a
 /// multi-threaded process. No helper program (setpriv) is executed.
 ///
+/// When `gate_fd` is not -1, the child, once ready, reads one byte from it before
+/// execve: 1 lets it exec, anything else (0, end of file) ends it with ECANCELED. The
+/// parent thread waits meanwhile (vfork), so another thread must write that byte.
+///
 /// Returns 0 with `*pid` and `*pidfd` (-1 when pidfd_open is not available) set,
 /// or an errno value; a failure in the child (chdir, the identity change, execve)
 /// is returned the same way, with the child already reaped.
 int limahost_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int set_ids, uid_t uid,
-                   gid_t gid, int stdout_fd, int stderr_fd, pid_t *pid, int *pidfd);
+                   gid_t gid, int stdout_fd, int stderr_fd, int gate_fd, pid_t *pid, int *pidfd);
 
 /// pipe2(O_CLOEXEC): 0, or an errno value.
 int limahost_pipe(int fds[2]);
