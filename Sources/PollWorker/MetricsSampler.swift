@@ -14,7 +14,8 @@ import ServiceLifecycle
 /// An idle agent (no job held, no VM running in the last sample) samples only every
 /// `heartbeatInterval` when that is longer: nothing moves between samples, and the
 /// agent must not wake on a timer faster than its heartbeat. The first job or the
-/// first running VM brings the `metricsInterval` cadence back.
+/// first running VM brings the `metricsInterval` cadence back. While idle it does not
+/// run `limactl list` again either when the Lima home is unchanged (`IdleListCache`).
 public struct MetricsSampler: Service {
     let limactl: Limactl
     let host: HostSampler
@@ -30,6 +31,8 @@ public struct MetricsSampler: Service {
     let vmDataDir: String
     let logger: Logger
     let clock: ContinuousClock
+    /// The last list of an idle host, reused while nothing changed (`IdleListCache`).
+    let lastList = Locked(IdleListCache())
 
     public init(
         limactl: Limactl, host: HostSampler, operations: OperationStats, store: StateStore, board: HealthBoard,
@@ -80,9 +83,22 @@ public struct MetricsSampler: Service {
     @discardableResult
     public func sampleOnce() async -> MetricsSample {
         let system = host.system(diskPath: vmDataDir)
-        let listed = await limactl.run(["list", "--json"], timeout: .seconds(30))
+        let idle = await !busy()
+        let fingerprint = LimaHomeFingerprint.take(limaHome: limactl.limaHome, executable: limactl.executable)
+        let started = clock.now
+        let reused = lastList.withLock { $0.reusable(idle: idle, fingerprint: fingerprint, now: started) }
+        let listed: CommandOutcome
+        if let reused {
+            listed = reused
+        } else {
+            listed = await limactl.run(["list", "--json"], timeout: .seconds(30))
+        }
         let listFailure = Limactl.failure(listed, action: "limactl list")
         let entries = listFailure == nil ? LimactlListEntry.parse(listed.stdoutText).map(\.vmInfo) : []
+        if reused == nil {
+            let running = entries.contains { $0.status == "Running" }
+            lastList.withLock { $0.remember(listed, anyRunning: running, fingerprint: fingerprint, at: started) }
+        }
         // Each pid file is read once per sample.
         let pids = entries.map { InstancePIDs.driverPID(instanceDir: $0.dir, vmType: $0.vmType) }
         let vms = zip(entries, pids).map { info, pid -> MetricsSample.VM in

@@ -410,3 +410,76 @@ struct MetricsCadenceTests {
         #expect(MetricsSampler.interval(metrics: 60_000, heartbeat: 30_000, idle: true) == 60_000)
     }
 }
+
+@Suite("MetricsSampler: an idle host's limactl list")
+struct IdleListCacheTests {
+    /// A Lima home with one stopped instance, and an executable beside it.
+    private func makeHome() throws -> (home: String, executable: String) {
+        let root = NSTemporaryDirectory() + "lima-fp-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/home/vm1", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/home/_config", withIntermediateDirectories: true)
+        try "cpus: 1\n".write(toFile: root + "/home/vm1/lima.yaml", atomically: false, encoding: .utf8)
+        try "#!/bin/sh\n".write(toFile: root + "/limactl", atomically: false, encoding: .utf8)
+        return (root + "/home", root + "/limactl")
+    }
+
+    private func fingerprint(_ paths: (home: String, executable: String)) throws -> LimaHomeFingerprint {
+        try #require(LimaHomeFingerprint.take(limaHome: paths.home, executable: paths.executable))
+    }
+
+    @Test(
+        "The fingerprint changes when an instance appears, starts, or has its lima.yaml edited in place, or limactl changes"
+    )
+    func fingerprintChanges() throws {
+        let paths = try makeHome()
+        let first = try fingerprint(paths)
+        #expect(try fingerprint(paths) == first)
+        // Lima's own directories do not count.
+        try "x".write(toFile: paths.home + "/_config/networks.yaml", atomically: false, encoding: .utf8)
+        #expect(try fingerprint(paths) == first)
+
+        let handle = try #require(FileHandle(forWritingAtPath: paths.home + "/vm1/lima.yaml"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("memory: 2GiB\n".utf8))
+        try handle.close()
+        let edited = try fingerprint(paths)
+        #expect(edited != first)
+
+        try "4242".write(toFile: paths.home + "/vm1/ha.pid", atomically: false, encoding: .utf8)
+        let started = try fingerprint(paths)
+        #expect(started != edited)
+
+        try FileManager.default.createDirectory(atPath: paths.home + "/vm2", withIntermediateDirectories: false)
+        let created = try fingerprint(paths)
+        #expect(created != started)
+
+        try "#!/bin/sh\nexit 0\n".write(toFile: paths.executable, atomically: true, encoding: .utf8)
+        #expect(try fingerprint(paths) != created)
+        #expect(LimaHomeFingerprint.take(limaHome: paths.home + "/missing", executable: nil) == nil)
+    }
+
+    @Test("A list is reused only while idle, unchanged, successful, with no VM running, and younger than maxAge")
+    func reuseRules() throws {
+        let paths = try makeHome()
+        let print = try fingerprint(paths)
+        let now = ContinuousClock.now
+        let listed = CommandOutcome(termination: .exited(0), stdout: Data("{\"name\":\"vm1\"}\n".utf8))
+        var cache = IdleListCache()
+        #expect(cache.reusable(idle: true, fingerprint: print, now: now) == nil)
+
+        cache.remember(listed, anyRunning: false, fingerprint: print, at: now)
+        #expect(cache.reusable(idle: true, fingerprint: print, now: now + .seconds(30)) == listed)
+        #expect(cache.reusable(idle: false, fingerprint: print, now: now + .seconds(30)) == nil)
+        #expect(cache.reusable(idle: true, fingerprint: nil, now: now + .seconds(30)) == nil)
+        #expect(cache.reusable(idle: true, fingerprint: print, now: now + IdleListCache.maxAge) == nil)
+        try FileManager.default.createDirectory(atPath: paths.home + "/vm2", withIntermediateDirectories: false)
+        #expect(cache.reusable(idle: true, fingerprint: try fingerprint(paths), now: now + .seconds(30)) == nil)
+
+        cache.remember(listed, anyRunning: true, fingerprint: print, at: now)
+        #expect(cache.reusable(idle: true, fingerprint: print, now: now) == nil)
+        cache.remember(listed, anyRunning: false, fingerprint: print, at: now)
+        cache.remember(
+            CommandOutcome(termination: .exited(1)), anyRunning: false, fingerprint: print, at: now)
+        #expect(cache.reusable(idle: true, fingerprint: print, now: now) == nil)
+    }
+}
