@@ -445,44 +445,66 @@ def bench_throughput(host, args, table):
         plane.stop()
 
 
-def bench_idle(host, args, table):
-    plane = ControlPlane(host, "idle-cp")
-    agent = Agent(host, plane, "idle", **json.loads(os.environ.get("BENCH_IDLE_CONFIG", "{}")))
-    try:
-        plane.wait_for_claim()
-        time.sleep(args.idle_settle)  # the first metrics sample and report go out
-        before = plane.requests()
-        # utime + stime of /proc/PID/stat: it counts threads that have ended too (each
-        # limactl call is watched by a short-lived thread), which schedstat would miss.
-        cpu0 = agent.cpu_seconds()
-        children0 = agent.children_cpu_seconds()
-        samples = []
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < args.idle_seconds:
-            samples.append(agent.status())
-            time.sleep(min(5, args.idle_seconds))
-        elapsed = time.monotonic() - t0
+def idle_window(agent, plane, seconds, settle):
+    """CPU, memory and requests of an agent left alone for `seconds`, after `settle`."""
+    plane.wait_for_claim()
+    time.sleep(settle)  # the first metrics sample and report go out
+    before = plane.requests()
+    # utime + stime of /proc/PID/stat: it counts threads that have ended too (each
+    # limactl call is watched by a short-lived thread), which schedstat would miss.
+    cpu0 = agent.cpu_seconds()
+    children0 = agent.children_cpu_seconds()
+    samples = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
         samples.append(agent.status())
-        cpu = agent.cpu_seconds() - cpu0
-        children = agent.children_cpu_seconds() - children0
-        after = plane.requests()
-        per_hour = cpu * 3600 / elapsed
-        anon = max(s["RssAnon"] for s in samples)
-        table.add("Idle %d s: private memory (RssAnon), max (target ≤ 8 MiB)" % round(elapsed),
-                  "%.1f MiB" % (anon / MiB), ok=anon <= 8 * MiB)
-        table.add("  total RSS, max (RssFile: shared library pages)",
-                  "%.1f MiB (%.1f MiB)" % (max(s["VmRSS"] for s in samples) / MiB,
-                                         max(s["RssFile"] for s in samples) / MiB))
-        table.add("  CPU, extrapolated to an hour (target ≤ 1 s)",
-                  "%.2f s/h (%.2f s in %d s)" % (per_hour, cpu, round(elapsed)), ok=per_hour <= 1.0)
-        table.add("  CPU of its limactl children (metrics samples), per hour",
-                  "%.2f s/h (%.2f s)" % (children * 3600 / elapsed, children))
-        table.add("  requests in the idle window (claims, reports) / threads at the end",
-                  "%d, %d / %d" % (after["claim"] - before["claim"], after["report"] - before["report"],
-                                   agent.threads()))
+        time.sleep(min(5, seconds))
+    elapsed = time.monotonic() - t0
+    samples.append(agent.status())
+    after = plane.requests()
+    return {
+        "elapsed": elapsed, "cpu": agent.cpu_seconds() - cpu0, "children": agent.children_cpu_seconds() - children0,
+        "anon": max(s["RssAnon"] for s in samples), "rss": max(s["VmRSS"] for s in samples),
+        "file": max(s["RssFile"] for s in samples), "claims": after["claim"] - before["claim"],
+        "reports": after["report"] - before["report"], "threads": agent.threads(),
+    }
+
+
+def bench_idle(host, args, table):
+    # Idle: no job and no VM running, so its own empty Lima home. (With a VM running the
+    # agent samples every metricsInterval, 10 s: measured apart below.)
+    lima = host.path("idle-lima")
+    os.makedirs(lima)
+    host.own(lima)
+    overrides = dict({"vmDataDir": lima}, **json.loads(os.environ.get("BENCH_IDLE_CONFIG", "{}")))
+    plane = ControlPlane(host, "idle-cp")
+    agent = Agent(host, plane, "idle", **overrides)
+    try:
+        w = idle_window(agent, plane, args.idle_seconds, args.idle_settle)
     finally:
         agent.stop()
         plane.stop()
+    per_hour = w["cpu"] * 3600 / w["elapsed"]
+    table.add("Idle %d s, no job, no VM running: private memory (RssAnon), max (target ≤ 8 MiB)" % round(w["elapsed"]),
+              "%.1f MiB" % (w["anon"] / MiB), ok=w["anon"] <= 8 * MiB)
+    table.add("  total RSS, max (RssFile: shared library pages)",
+              "%.1f MiB (%.1f MiB)" % (w["rss"] / MiB, w["file"] / MiB))
+    table.add("  CPU, extrapolated to an hour (target ≤ 1 s)",
+              "%.2f s/h (%.2f s in %d s)" % (per_hour, w["cpu"], round(w["elapsed"])), ok=per_hour <= 1.0)
+    table.add("  CPU of its limactl children (one list per heartbeat), per hour",
+              "%.2f s/h (%.2f s)" % (w["children"] * 3600 / w["elapsed"], w["children"]))
+    table.add("  requests in the idle window (claims, reports) / threads at the end",
+              "%d, %d / %d" % (w["claims"], w["reports"], w["threads"]))
+
+    plane, agent = start_with_vm(host, "idle-vm")
+    try:
+        w = idle_window(agent, plane, args.idle_vm_seconds, args.idle_settle)
+    finally:
+        agent.stop()
+        plane.stop()
+    table.add("Idle %d s with one VM running (metrics every 10 s): agent CPU / its limactl children, per hour"
+              % round(w["elapsed"]),
+              "%.2f s/h / %.2f s/h" % (w["cpu"] * 3600 / w["elapsed"], w["children"] * 3600 / w["elapsed"]))
 
 
 def bench_flood(host, args, table):
@@ -594,6 +616,7 @@ def main():
     args.lone_jobs = 5 if quick else 20
     args.idle_seconds = int(os.environ.get("BENCH_IDLE_SECONDS", 30 if quick else 300))
     args.idle_settle = 5 if quick else 15
+    args.idle_vm_seconds = 30 if quick else 120
     args.flood_mib = 128 if quick else 1024
     bin_dir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
                                          capture_output=True, text=True, check=True).stdout.strip()
