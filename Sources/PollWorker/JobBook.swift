@@ -166,7 +166,7 @@ public actor JobBook {
     /// cancelled while it waited, or its start could not be journaled.
     public func waitTurn(_ ref: JobRef) async -> Bool {
         guard await takeTurn(ref) else { return false }
-        return journalStart(ref)
+        return await journalStart(ref)
     }
 
     /// The first half of `waitTurn`: waits for the job's turn and marks it running.
@@ -181,11 +181,14 @@ public actor JobBook {
         return true
     }
 
-    /// The second half of `waitTurn`: journals the start, durably. When that fails the
+    /// The second half of `waitTurn`: journals the start, durably. The commit is made
+    /// here; the fsync runs on the store's syncer, shared with other starts and results
+    /// waiting at the same time, while this actor serves others. When either fails the
     /// job ends at once with an internal error, and false says not to let it run.
-    public func journalStart(_ ref: JobRef) -> Bool {
+    public func journalStart(_ ref: JobRef) async -> Bool {
         do throws(StoreError) {
-            try store.markStarted(ref, at: now())
+            try store.markStarted(ref, at: now(), durable: false)
+            try await store.syncer.sync()
             return true
         } catch {
             logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])

@@ -225,7 +225,9 @@ public struct Reporter: Service {
     private func send(state: AgentState, _ splitter: Locked<ReportSplitter>) async throws(ControlPlaneError) -> Bool {
         while true {
             let pending = await pendingBatch()
-            let batch = splitter.withLock { $0.select(from: pending) }
+            var batch = splitter.withLock { $0.select(from: pending) }
+            // Results are committed without an fsync; none leaves before it is on disk.
+            if !batch.results.isEmpty, !(await syncJournal()) { batch.results = [] }
             let report = Report(
                 batchId: UUID().uuidString.lowercased(), sentAt: Date(), heartbeat: await heartbeat(state),
                 results: batch.results.isEmpty ? nil : batch.results,
@@ -261,6 +263,18 @@ public struct Reporter: Service {
                     throw error
                 }
             }
+        }
+    }
+
+    /// One fsync for every result committed so far; false (logged) if the disk refuses it.
+    private func syncJournal() async -> Bool {
+        do throws(StoreError) {
+            try await store.syncer.sync()
+            return true
+        } catch {
+            logger.error(
+                "cannot sync the state store; holding results back", metadata: ["error": .string(error.message)])
+            return false
         }
     }
 

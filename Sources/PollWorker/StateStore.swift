@@ -27,6 +27,8 @@ public final class StateStore: Sendable {
     let database: DatabaseQueue
     /// Pending results already decoded (`pendingResults`).
     let results = Locked(ResultCache())
+    /// Makes NORMAL commits durable, off the caller's thread: starts and results.
+    let syncer: JournalSyncer
 
     enum State: String { case claimed, started, finished, accepted, discarded }
 
@@ -43,6 +45,7 @@ public final class StateStore: Sendable {
     public init(directory: String, maxOutboxBytes: Int) throws(StoreError) {
         try Self.prepareDirectory(directory)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
+        syncer = JournalSyncer(databasePath: path)
         self.maxOutboxBytes = maxOutboxBytes
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -192,19 +195,23 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Journals that the job is about to run. Written before the first limactl call.
-    public func markStarted(_ ref: JobRef, at date: Date) throws(StoreError) {
-        try write("journal a start") { db in
+    /// Journals that the job is about to run. Written before the first limactl call
+    /// execs: durable at once, or (`durable: false`) once `syncer.sync()` returns.
+    public func markStarted(_ ref: JobRef, at date: Date, durable: Bool = true) throws(StoreError) {
+        try write("journal a start", durable: durable) { db in
             try db.executeCached(
                 sql: "UPDATE journal SET state = 'started', started_at = ? WHERE job_id = ? AND attempt = ?",
                 arguments: [date.timeIntervalSince1970, ref.jobId, ref.attempt])
         }
     }
 
-    /// Ends a job and commits its result to the outbox in the same write.
+    /// Ends a job and commits its result to the outbox in the same write, without an
+    /// fsync of its own: the reporter syncs the journal (`syncer`) before any result
+    /// leaves the agent, one fsync for the whole batch. A power cut before that loses the
+    /// result, not the start: the job is then reported `interrupted` and never run again.
     public func finish(_ result: JobResult, at date: Date) throws(StoreError) {
         let body = try Self.encode(result)
-        try write("commit a result") { db in
+        try write("commit a result", durable: false) { db in
             try db.executeCached(
                 sql: """
                     INSERT INTO journal (job_id, attempt, type, state, claimed_at, finished_at, status, result)

@@ -1,0 +1,72 @@
+import Foundation
+import Models
+import Synchronization
+import Testing
+
+@testable import PollWorker
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("JournalSyncer: one fsync for everyone waiting")
+struct JournalSyncerTests {
+    @Test("Callers that arrive during a flush share the next one", .timeLimit(.minutes(1)))
+    func groupCommit() async throws {
+        let entered = Latch()
+        let release = Latch()
+        let flushed = Locked([String]())
+        let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { path in
+            // The first flush holds the queue until the test has queued the others.
+            if flushed.withLock({ $0.isEmpty }) {
+                entered.open()
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    await release.wait()
+                    done.signal()
+                }
+                done.wait()
+            }
+            flushed.withLock { $0.append(path) }
+            return 0
+        }
+        let first = Task { try await syncer.sync() }
+        await entered.wait()
+        let others = (0..<9).map { _ in Task { try await syncer.sync() } }
+        while syncer.queued < 10 { await Task.yield() }
+        release.open()
+        try await first.value
+        for task in others { try await task.value }
+        // One flush for the first caller, one for the nine that waited behind it.
+        #expect(flushed.withLock { $0 } == ["/state/agent.sqlite-wal", "/state/agent.sqlite-wal"])
+        #expect(syncer.flushes == 2)
+    }
+
+    @Test("A failed flush is thrown to its callers and answers nobody later; without a WAL the database is flushed")
+    func failures() async throws {
+        let codes = Locked([EIO, ENOENT, 0, 0])
+        let paths = Locked([String]())
+        let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { path in
+            paths.withLock { $0.append(path) }
+            return codes.withLock { $0.removeFirst() }
+        }
+        await #expect(throws: StoreError.self) { try await syncer.sync() }
+        try await syncer.sync()
+        #expect(paths.withLock { $0 } == ["/state/agent.sqlite-wal", "/state/agent.sqlite-wal", "/state/agent.sqlite"])
+        try await syncer.sync()
+        #expect(syncer.flushes == 3)
+    }
+
+    @Test("On a real store, a start committed without an fsync is flushed by sync and reads back")
+    func realStore() async throws {
+        let directory = makeStateDirectory()
+        let store = try makeStore(directory: directory)
+        let job = makeJob("job-1", vm: "dev")
+        try store.journalClaimed([job], rejected: [], at: fixedNow)
+        try store.markStarted(job.ref, at: fixedNow, durable: false)
+        #expect(access(store.path + "-wal", F_OK) == 0)
+        try await store.syncer.sync()
+        #expect(store.syncer.flushes == 1)
+        #expect(try makeStore(directory: directory).entry(job.ref) == .started)
+    }
+}
