@@ -182,22 +182,30 @@ public actor JobBook {
     }
 
     /// The second half of `waitTurn`: journals the start, durably. The commit is made
-    /// here; the fsync runs on the store's syncer, shared with other starts and results
-    /// waiting at the same time, while this actor serves others. When either fails the
-    /// job ends at once with an internal error, and false says not to let it run.
-    public func journalStart(_ ref: JobRef) async -> Bool {
+    /// in this actor; the fsync outside it, on the store's syncer, shared with other
+    /// starts and results waiting at the same time. When either fails the job ends at
+    /// once with an internal error, and false says not to let it run.
+    public nonisolated func journalStart(_ ref: JobRef) async -> Bool {
         do throws(StoreError) {
-            try store.markStarted(ref, at: now(), durable: false)
+            try await commitStart(ref)
             try await store.syncer.sync()
             return true
         } catch {
-            logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])
-            finish(
-                failure(
-                    ref, type: entries[ref]?.type, code: .internal,
-                    "the agent could not journal the job's start: \(error)"))
+            await startFailed(ref, error)
             return false
         }
+    }
+
+    private func commitStart(_ ref: JobRef) throws(StoreError) {
+        try store.markStarted(ref, at: now(), durable: false)
+    }
+
+    private func startFailed(_ ref: JobRef, _ error: StoreError) {
+        logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])
+        finish(
+            failure(
+                ref, type: entries[ref]?.type, code: .internal, "the agent could not journal the job's start: \(error)")
+        )
     }
 
     /// Whether the job is held and has not started (nor been stopped) yet.

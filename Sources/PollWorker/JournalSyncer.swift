@@ -1,12 +1,14 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Makes the journal's committed writes durable with one `fdatasync` of SQLite's WAL,
-/// on a serial queue of its own: off the cooperative pool and off the `JobBook` actor,
-/// and shared by everyone waiting at the time (group commit). A caller commits with
+/// never inside the `JobBook` actor, and shared by everyone waiting at the time (group
+/// commit): the first caller flushes on its own thread, and whoever comes while that
+/// runs waits on a serial queue for the next flush. A caller commits with
 /// `synchronous = NORMAL` first, then awaits `sync()`: the flush that answers it starts
 /// after its commit, so it covers it. Frames a checkpoint already moved into the
 /// database file were synced by that checkpoint (NORMAL syncs the WAL before one and
@@ -16,7 +18,18 @@ final class JournalSyncer: Sendable {
     private let databasePath: String
     private let flush: @Sendable (String) -> Int32
     private let queue = DispatchQueue(label: "limahost-agent.journal-sync", qos: .userInitiated)
-    private let progress = Locked((requested: 0, synced: 0, flushes: 0))
+    private let progress = Locked(Progress())
+    /// Held by whoever flushes: a queued caller waits out an inline flush, then checks
+    /// whether it was covered.
+    private let flushing = Mutex(())
+
+    private struct Progress {
+        var requested = 0
+        var synced = 0
+        var flushes = 0
+        /// A caller is flushing on its own thread.
+        var inline = false
+    }
 
     /// `flush` returns 0 or an errno value; tests count and slow it.
     init(databasePath: String, flush: @escaping @Sendable (String) -> Int32 = JournalSyncer.fdatasyncFile) {
@@ -30,29 +43,44 @@ final class JournalSyncer: Sendable {
     /// How many calls have asked so far.
     var queued: Int { progress.withLock { $0.requested } }
 
-    /// Returns once every write committed before the call is on disk.
+    /// Returns once every write committed before the call is on disk. With no flush
+    /// under way the caller flushes on its own thread (no hop, the pickup path);
+    /// otherwise it waits on the queue for the next flush, shared with the others.
     func sync() async throws(StoreError) {
-        let ticket = progress.withLock { progress in
+        let (ticket, inline) = progress.withLock { progress in
             progress.requested += 1
-            return progress.requested
+            defer { progress.inline = true }
+            return (progress.requested, !progress.inline)
         }
-        let error: Int32 = await withCheckedContinuation { continuation in
-            queue.async { [self] in
-                let (done, target) = progress.withLock { ($0.synced >= ticket, $0.requested) }
-                guard !done else { return continuation.resume(returning: 0) }
-                // Without a WAL (none written since it was last emptied) the database file holds it all.
-                var code = flush(walPath)
-                if code == ENOENT { code = flush(databasePath) }
-                progress.withLock { progress in
-                    progress.flushes += 1
-                    if code == 0 { progress.synced = max(progress.synced, target) }
-                }
-                continuation.resume(returning: code)
+        let error: Int32
+        if inline {
+            error = flushCovering(ticket, inline: true)
+        } else {
+            error = await withCheckedContinuation { continuation in
+                queue.async { [self] in continuation.resume(returning: flushCovering(ticket, inline: false)) }
             }
         }
         guard error == 0 else {
             throw StoreError(.io, "cannot sync the state store \(walPath): \(String(cString: strerror(error)))")
         }
+    }
+
+    /// One flush that covers every request made so far, unless one has covered `ticket` already.
+    private func flushCovering(_ ticket: Int, inline: Bool) -> Int32 {
+        let code = flushing.withLock { _ -> Int32 in
+            let (done, target) = progress.withLock { ($0.synced >= ticket, $0.requested) }
+            if done { return 0 }
+            // Without a WAL (none written since it was last emptied) the database file holds it all.
+            var code = flush(walPath)
+            if code == ENOENT { code = flush(databasePath) }
+            progress.withLock { progress in
+                progress.flushes += 1
+                if code == 0 { progress.synced = max(progress.synced, target) }
+            }
+            return code
+        }
+        if inline { progress.withLock { $0.inline = false } }
+        return code
     }
 
     /// `fdatasync` of the file at `path`: 0 or an errno value.

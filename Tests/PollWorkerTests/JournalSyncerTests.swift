@@ -11,21 +11,18 @@ import Testing
 
 @Suite("JournalSyncer: one fsync for everyone waiting")
 struct JournalSyncerTests {
-    @Test("Callers that arrive during a flush share the next one", .timeLimit(.minutes(1)))
+    @Test(
+        "The first caller flushes on its own; callers that arrive meanwhile share the next flush",
+        .timeLimit(.minutes(1)))
     func groupCommit() async throws {
         let entered = Latch()
-        let release = Latch()
+        let release = DispatchSemaphore(value: 0)
         let flushed = Locked([String]())
         let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { path in
-            // The first flush holds the queue until the test has queued the others.
+            // The first flush holds its caller until the test has queued the others.
             if flushed.withLock({ $0.isEmpty }) {
                 entered.open()
-                let done = DispatchSemaphore(value: 0)
-                Task {
-                    await release.wait()
-                    done.signal()
-                }
-                done.wait()
+                release.wait()
             }
             flushed.withLock { $0.append(path) }
             return 0
@@ -34,10 +31,10 @@ struct JournalSyncerTests {
         await entered.wait()
         let others = (0..<9).map { _ in Task { try await syncer.sync() } }
         while syncer.queued < 10 { await Task.yield() }
-        release.open()
+        release.signal()
         try await first.value
         for task in others { try await task.value }
-        // One flush for the first caller, one for the nine that waited behind it.
+        // One flush for the first caller, one for the nine that came while it ran.
         #expect(flushed.withLock { $0 } == ["/state/agent.sqlite-wal", "/state/agent.sqlite-wal"])
         #expect(syncer.flushes == 2)
     }
