@@ -491,7 +491,7 @@ def bench_idle(host, args, table):
               "%.1f MiB (%.1f MiB)" % (w["rss"] / MiB, w["file"] / MiB))
     table.add("  CPU, extrapolated to an hour (target ≤ 1 s)",
               "%.2f s/h (%.2f s in %d s)" % (per_hour, w["cpu"], round(w["elapsed"])), ok=per_hour <= 1.0)
-    table.add("  CPU of its limactl children (one list per heartbeat), per hour",
+    table.add("  CPU of its limactl children (a list when the Lima home changed), per hour",
               "%.2f s/h (%.2f s)" % (w["children"] * 3600 / w["elapsed"], w["children"]))
     table.add("  requests in the idle window (claims, reports) / threads at the end",
               "%d, %d / %d" % (w["claims"], w["reports"], w["threads"]))
