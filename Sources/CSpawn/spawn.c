@@ -75,7 +75,17 @@ static int child_main(void *argument) {
         for (int fd = 3; fd < 65536; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     if (request->gate_fd >= 0) {
-        // Ready to exec; the agent opens the gate once the job's start is on disk.
+        // Ready to exec; the agent opens the gate once the job's start is on disk. Close
+        // every other descriptor first (they would close at exec anyway): the agent's lock
+        // and every gate's write end among them, so if the agent dies now the read sees
+        // the end of the pipe and this child ends, holding nothing of the agent's.
+        int gate = request->gate_fd;
+        if (syscall(SYS_close_range, (unsigned)gate + 1, ~0U, 0U) != 0) {
+            for (int fd = gate + 1; fd < 65536; fd++) (void)close(fd);
+        }
+        if (gate > 3 && syscall(SYS_close_range, 3U, (unsigned)gate - 1, 0U) != 0) {
+            for (int fd = 3; fd < gate; fd++) (void)close(fd);
+        }
         unsigned char go = 0;
         ssize_t count;
         do {

@@ -109,7 +109,9 @@ public actor JobBook {
             statusCounts[.rejected, default: 0] += 1
         }
         for job in toRun { holdWaiting(job) }
-        ringAll()
+        // Only a change rings: an empty claim reply ringing the poller's own bell made a
+        // `--drain` agent with a job running claim again at once, in a loop.
+        if !toRun.isEmpty || !rejected.isEmpty || !resent.isEmpty { ringAll() }
         return Admission(jobs: toRun, answered: resent.count + rejected.count)
     }
 

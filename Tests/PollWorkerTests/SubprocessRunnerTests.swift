@@ -144,10 +144,16 @@ struct SubprocessRunnerTests {
         // The child blocks in read(2) (syscall 0) on the gate's descriptor: its pending
         // system call, as /proc/PID/syscall shows it. Found by condition, not by time.
         let waiting = "0 0x\(String(gate.fd, radix: 16)) "
-        while !childrenOfThisProcess().contains(where: { pendingSyscall($0).hasPrefix(waiting) }) {
-            try await Task.sleep(for: .milliseconds(5))
+        var child: Int32?
+        while child == nil {
+            child = childrenOfThisProcess().first { pendingSyscall($0).hasPrefix(waiting) }
+            if child == nil { try await Task.sleep(for: .milliseconds(5)) }
         }
         #expect(access(marker, F_OK) != 0)
+        // While it waits it holds nothing of the agent's but its own three and the gate: if
+        // the agent died now, no other holder of the write end would keep it waiting.
+        let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(try #require(child))/fd")
+        #expect(held.compactMap { Int32($0) }.sorted() == [0, 1, 2, gate.fd])
         gate.open(true)
         let outcome = await task.value
         #expect(outcome.termination == .exited(0))
