@@ -294,15 +294,19 @@ public final class StateStore: Sendable {
             ).map { JobRef(jobId: $0["job_id"], attempt: $0["attempt"]) }
         }
         let cached = results.withLock { cache in refs.map { cache.result($0) } }
-        return try zip(refs, cached).map { ref, hit throws(StoreError) in
-            if let hit { return hit }
-            let body = try read("read a result") { db in
-                try Data.fetchOne(
-                    db.cachedStatement(sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?"),
-                    arguments: [ref.jobId, ref.attempt])
+        let misses = zip(refs, cached).filter { $0.1 == nil }.map(\.0)
+        // The misses' bodies in one read (after a restart every pending result is a miss).
+        let bodies = try read("read results") { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?")
+            return try misses.map { ref in
+                try Data.fetchOne(statement, arguments: [ref.jobId, ref.attempt])
             }
-            return try Self.decodeResult(body, ref)
         }
+        let decoded = Dictionary(
+            try zip(misses, bodies).map { ref, body throws(StoreError) in (ref, try Self.decodeResult(body, ref)) },
+            uniquingKeysWith: { first, _ in first })
+        return zip(refs, cached).compactMap { ref, hit in hit ?? decoded[ref] }
     }
 
     // MARK: - Recovery
@@ -390,11 +394,12 @@ public final class StateStore: Sendable {
 
     // MARK: - Plumbing
 
-    /// One transaction. `durable` (starts and results) keeps
-    /// `synchronous = FULL`: on disk when this returns, power loss included. The rest
-    /// (claims, acceptances, leases, logs, metrics, approvals) commits with `synchronous = NORMAL`: safe from
-    /// a crash of the agent, without an fsync of its own; the next durable commit
-    /// carries it to disk. Fewer fsyncs keep the two cooperative threads free.
+    /// One transaction. `durable` (the default: rejections, resends, discards, approvals)
+    /// keeps `synchronous = FULL`: on disk when this returns, power loss included. The
+    /// rest commits with `synchronous = NORMAL`: safe from a crash of the agent, without an
+    /// fsync of its own. Starts and results then wait for `syncer` (starts before their
+    /// child execs, results before they are reported); claims, acceptances, leases, logs
+    /// and metrics ride on the next fsync. Fewer fsyncs keep the two cooperative threads free.
     func write<T>(_ what: String, durable: Bool = true, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             if durable { return try database.write(body) }

@@ -330,24 +330,22 @@ struct JobBookOrderTests {
         let waiting = Locked(0)
         let startRef = start.ref
         let info3Ref = info3.ref
-        let change = Task {
+        let arrive: @Sendable () -> Void = {
             if waiting.withLock({
                 $0 += 1
                 return $0
             }) == 2 {
                 bothWaiting.open()
             }
+        }
+        let change = Task {
+            arrive()
             let mayRun = await book.waitTurn(startRef)
             await events.append("start")
             return mayRun
         }
         let laterRead = Task {
-            if waiting.withLock({
-                $0 += 1
-                return $0
-            }) == 2 {
-                bothWaiting.open()
-            }
+            arrive()
             let mayRun = await book.waitTurn(info3Ref)
             await events.append("info3")
             return mayRun
