@@ -58,9 +58,11 @@ public struct AgentRuntime: Sendable {
         let pollerBell = Doorbell()
         let reporterBell = Doorbell()
         let leaseBell = Doorbell()
+        // A command that waits for an operator's approval must not be journaled as started.
+        let approving = config.security.requireCommandApproval
         let book = JobBook(
             maxConcurrent: config.maxConcurrentOperations, store: store, bells: [pollerBell, reporterBell, leaseBell],
-            logger: logger)
+            logger: logger, startsEarly: { job in !(approving && ApprovalGate.applies(to: job)) })
         let recovery: StoreRecovery
         do throws(StoreError) {
             recovery = try store.recover(now: Date())

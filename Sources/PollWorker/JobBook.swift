@@ -19,6 +19,16 @@ public actor JobBook {
         var leaseExpiresAt: Date?
         var cancelReason: CancelReason?
         var canceller: (@Sendable () -> Void)?
+        /// An early start's flush (see `admit`): the job must not exec before it ends.
+        var startFlush: JournalFlush?
+    }
+
+    /// What the runner must do before the job's first effect, once it may start.
+    enum Turn: Sendable {
+        /// Journal the start (`journalStart`).
+        case journal
+        /// Admission journaled the start already: wait for this flush.
+        case journaled(JournalFlush)
     }
 
     private let maxConcurrent: Int
@@ -39,11 +49,15 @@ public actor JobBook {
     /// Results replaced by a placeholder after the control plane refused them.
     private var placeholders: Set<JobRef> = []
     private let bells: [Doorbell]
+    /// Whether a job may start early: journaled as started on admission, when nothing
+    /// (its VM's queue, an operator's approval) would hold it back.
+    private let startsEarly: @Sendable (Job) -> Bool
 
     public init(
         maxConcurrent: Int, store: StateStore, bells: [Doorbell], logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init
+        now: @escaping @Sendable () -> Date = Date.init, startsEarly: @escaping @Sendable (Job) -> Bool = { _ in false }
     ) {
+        self.startsEarly = startsEarly
         self.maxConcurrent = maxConcurrent
         self.store = store
         self.bells = bells
@@ -80,6 +94,11 @@ public actor JobBook {
     /// ignored, one that already has a stored result sends that result again, and
     /// the rest are returned to be run. Throws when the journal cannot be written:
     /// then nothing is held, and the next claim's `held` tells the control plane.
+    ///
+    /// A job that may start at once (`startsEarly`, and its VM's queue empty) is
+    /// journaled as started in the same write, and that write's fsync begins before
+    /// the job reaches the runner: on the pickup path, the fsync overlaps the hand-over
+    /// and the child's set-up instead of following them.
     public func admit(_ decodings: [JobDecoding]) throws(StoreError) -> Admission {
         let date = now()
         var toRun: [Job] = []
@@ -100,19 +119,39 @@ public actor JobBook {
                 toRun.append(job)
             }
         }
+        let early = earlyStarts(toRun)
         if !toRun.isEmpty || !rejected.isEmpty {
-            try store.journalClaimed(toRun, rejected: rejected, at: date)
+            try store.journalClaimed(toRun, started: early, rejected: rejected, at: date)
         }
+        let flush = early.isEmpty ? nil : store.syncer.begin()
         for ref in resent { holdFinished(ref) }
         for result in rejected {
             holdFinished(result.ref)
             statusCounts[.rejected, default: 0] += 1
         }
-        for job in toRun { holdWaiting(job) }
+        for job in toRun {
+            holdWaiting(job)
+            if early.contains(job.ref) {
+                entries[job.ref]?.phase = .running
+                entries[job.ref]?.startFlush = flush
+            }
+        }
         // Only a change rings: an empty claim reply ringing the poller's own bell made a
         // `--drain` agent with a job running claim again at once, in a loop.
         if !toRun.isEmpty || !rejected.isEmpty || !resent.isEmpty { ringAll() }
         return Admission(jobs: toRun, answered: resent.count + rejected.count)
+    }
+
+    /// The jobs among `jobs` that start on admission: VM-less, or first for a VM nothing
+    /// holds or waits for. (A read beside other reads still waits for its turn.)
+    private func earlyStarts(_ jobs: [Job]) -> Set<JobRef> {
+        var early: Set<JobRef> = []
+        var vms: Set<String> = []
+        for job in jobs {
+            let free = job.parameters.vmName.map { vms.insert($0).inserted && vmQueues[$0] == nil } ?? true
+            if free && startsEarly(job) { early.insert(job.ref) }
+        }
+        return early
     }
 
     /// What a claim reply brought: jobs to run, and how many deliveries were
@@ -167,30 +206,46 @@ public actor JobBook {
     /// VM's queue), then journals its start. False means do not run it: it was
     /// cancelled while it waited, or its start could not be journaled.
     public func waitTurn(_ ref: JobRef) async -> Bool {
-        guard await takeTurn(ref) else { return false }
-        return await journalStart(ref)
+        guard let turn = await takeTurn(ref) else { return false }
+        return await journalStart(ref, turn)
     }
 
     /// The first half of `waitTurn`: waits for the job's turn and marks it running.
-    /// False when it was cancelled while it waited. `journalStart` must follow before
+    /// Nil when it was cancelled while it waited. `journalStart` must follow before
     /// any effect of the job (the runner gates the job's first child on it).
-    public func takeTurn(_ ref: JobRef) async -> Bool {
+    func takeTurn(_ ref: JobRef) async -> Turn? {
+        if let entry = entries[ref], entry.phase == .running, let flush = entry.startFlush {
+            // Started early, on admission.
+            entries[ref]?.startFlush = nil
+            if let reason = entry.cancelReason {
+                // Stopped before the runner had it: it ends without running.
+                finish(cancelled(ref, type: entry.type, reason))
+                return nil
+            }
+            return .journaled(flush)
+        }
         if entries[ref]?.phase == .waiting, !mayStart(ref) {
             await withCheckedContinuation { turnWaiters[ref] = $0 }
         }
-        guard entries[ref]?.phase == .waiting else { return false }
+        guard entries[ref]?.phase == .waiting else { return nil }
         entries[ref]?.phase = .running
-        return true
+        return .journal
     }
 
     /// The second half of `waitTurn`: journals the start, durably. The commit is made
     /// in this actor; the fsync outside it, on the store's syncer, shared with other
-    /// starts and results waiting at the same time. When either fails the job ends at
-    /// once with an internal error, and false says not to let it run.
-    public nonisolated func journalStart(_ ref: JobRef) async -> Bool {
+    /// starts and results waiting at the same time. An early start only waits for the
+    /// flush admission began. When either fails the job ends at once with an internal
+    /// error, and false says not to let it run.
+    nonisolated func journalStart(_ ref: JobRef, _ turn: Turn) async -> Bool {
         do throws(StoreError) {
-            try await commitStart(ref)
-            try await store.syncer.sync()
+            switch turn {
+            case .journal:
+                try await commitStart(ref)
+                try await store.syncer.sync()
+            case .journaled(let flush):
+                try await flush.wait()
+            }
             return true
         } catch {
             await startFailed(ref, error)
@@ -301,6 +356,14 @@ public actor JobBook {
         return expired.count
     }
 
+    /// The result of a job stopped before it ran.
+    private func cancelled(_ ref: JobRef, type: String, _ reason: CancelReason) -> JobResult {
+        let date = now()
+        return JobResult(
+            jobId: ref.jobId, attempt: ref.attempt, type: type, status: .cancelled, startedAt: date, finishedAt: date,
+            duration: 0, error: WireError(code: .cancelled, message: reason.message))
+    }
+
     private func stop(_ ref: JobRef, _ reason: CancelReason) {
         guard var entry = entries[ref], entry.phase != .finished, entry.cancelReason == nil else { return }
         entry.cancelReason = reason
@@ -308,11 +371,7 @@ public actor JobBook {
         logger.info("stopping a job", metadata: ["job": .string(ref.jobId), "reason": .string(reason.message)])
         switch entry.phase {
         case .waiting:
-            let date = now()
-            finish(
-                JobResult(
-                    jobId: ref.jobId, attempt: ref.attempt, type: entry.type, status: .cancelled, startedAt: date,
-                    finishedAt: date, duration: 0, error: WireError(code: .cancelled, message: reason.message)))
+            finish(cancelled(ref, type: entry.type, reason))
             if let waiter = turnWaiters.removeValue(forKey: ref) { waiter.resume() }
         case .running:
             entry.canceller?()

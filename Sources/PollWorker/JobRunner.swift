@@ -61,16 +61,19 @@ public struct JobRunner: Service {
                 return
             }
         }
-        guard await book.takeTurn(job.ref) else { return }
+        guard let turn = await book.takeTurn(job.ref) else { return }
         let live = liveOutput(job)
-        // The start is journaled (an fsync) while the job's first child gets ready; that
-        // child execs only once the start is on disk. Backups and restores touch files
+        // The start is journaled (an fsync) while the job's first child gets ready, or was
+        // on admission (an early start); that child execs only once the start is on disk. Backups and restores touch files
         // themselves before any child, so they journal first.
         let gate = Self.gates(job) ? StartGate() : nil
-        if gate == nil, !(await book.journalStart(job.ref)) { return }
+        if gate == nil, !(await book.journalStart(job.ref, turn)) { return }
         let execution = Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }
         if let gate {
-            let journaled = await book.journalStart(job.ref)
+            // An early start's gate opens on the syncer's thread as its flush ends, without
+            // waiting for this task to be scheduled again.
+            if case .journaled(let flush) = turn { flush.whenDone { gate.open($0 == nil) } }
+            let journaled = await book.journalStart(job.ref, turn)
             gate.open(journaled)
             guard journaled else {
                 execution.cancel()

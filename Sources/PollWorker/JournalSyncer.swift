@@ -60,9 +60,24 @@ final class JournalSyncer: Sendable {
                 queue.async { [self] in continuation.resume(returning: flushCovering(ticket, inline: false)) }
             }
         }
-        guard error == 0 else {
-            throw StoreError(.io, "cannot sync the state store \(walPath): \(String(cString: strerror(error)))")
+        if let failure = failure(error) { throw failure }
+    }
+
+    /// The error for a flush's outcome (0 or an errno value), nil when it succeeded.
+    private func failure(_ code: Int32) -> StoreError? {
+        code == 0 ? nil : StoreError(.io, "cannot sync the state store \(walPath): \(String(cString: strerror(code)))")
+    }
+
+    /// Starts a flush covering every write committed so far, on the queue, and returns at
+    /// once: an early start (`JobBook.admit`) is made durable while its job gets ready.
+    func begin() -> JournalFlush {
+        let ticket = progress.withLock { progress in
+            progress.requested += 1
+            return progress.requested
         }
+        let flush = JournalFlush()
+        queue.async { [self] in flush.complete(failure(flushCovering(ticket, inline: false))) }
+        return flush
     }
 
     /// One flush that covers every request made so far, unless one has covered `ticket` already.

@@ -27,6 +27,9 @@ public final class StateStore: Sendable {
     let database: DatabaseQueue
     /// Pending results already decoded (`pendingResults`).
     let results = Locked(ResultCache())
+    /// The refs the journal may hold. Changed only inside the database's serialized
+    /// calls, so it moves in step with the table.
+    let keys = Locked(JournalKeys())
     /// Makes NORMAL commits durable, off the caller's thread: starts and results.
     let syncer: JournalSyncer
 
@@ -42,10 +45,15 @@ public final class StateStore: Sendable {
     }
 
     /// Opens (creating when missing) `<directory>/agent.sqlite` and migrates it.
-    public init(directory: String, maxOutboxBytes: Int) throws(StoreError) {
+    public convenience init(directory: String, maxOutboxBytes: Int) throws(StoreError) {
+        try self.init(directory: directory, maxOutboxBytes: maxOutboxBytes, flush: JournalSyncer.fdatasyncFile)
+    }
+
+    /// `flush` is the syncer's `fdatasync` (tests fail or slow it).
+    init(directory: String, maxOutboxBytes: Int, flush: @escaping @Sendable (String) -> Int32) throws(StoreError) {
         try Self.prepareDirectory(directory)
         path = (directory as NSString).appendingPathComponent(Self.fileName)
-        syncer = JournalSyncer(databasePath: path)
+        syncer = JournalSyncer(databasePath: path, flush: flush)
         self.maxOutboxBytes = maxOutboxBytes
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -138,22 +146,34 @@ public final class StateStore: Sendable {
     /// Claims alone commit without an fsync: should the machine lose them, no job has
     /// started (a start is durable and carries the claim to disk with it), the next
     /// claim's `held` leaves them out, and the control plane queues them again.
-    public func journalClaimed(_ jobs: [Job], rejected: [JobResult], at date: Date) throws(StoreError) {
+    ///
+    /// The jobs in `started` are journaled as started at once (an early start: they run
+    /// as soon as they reach the runner); like any start, they must not exec before
+    /// `syncer` has flushed this write.
+    public func journalClaimed(
+        _ jobs: [Job], started: Set<JobRef> = [], rejected: [JobResult], at date: Date
+    ) throws(StoreError) {
         let bodies = try jobs.map { job throws(StoreError) in (job, try Self.encode(job)) }
         let results = try rejected.map { result throws(StoreError) in (result, try Self.encode(result)) }
         try write("journal claimed jobs", durable: !rejected.isEmpty) { db in
             for (job, body) in bodies {
+                keys.withLock { $0.insert(job.ref) }
+                let early = started.contains(job.ref)
                 try db.executeCached(
                     sql: """
-                        INSERT INTO journal (job_id, attempt, type, vm_name, state, job, lease_expires_at, claimed_at)
-                        VALUES (?, ?, ?, ?, 'claimed', ?, ?, ?) ON CONFLICT (job_id, attempt) DO NOTHING
+                        INSERT INTO journal
+                            (job_id, attempt, type, vm_name, state, job, lease_expires_at, claimed_at, started_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, attempt) DO NOTHING
                         """,
                     arguments: [
-                        job.id, job.attempt, job.type.rawValue, job.parameters.vmName, body,
+                        job.id, job.attempt, job.type.rawValue, job.parameters.vmName,
+                        early ? State.started.rawValue : State.claimed.rawValue, body,
                         job.leaseExpiresAt.timeIntervalSince1970, date.timeIntervalSince1970,
+                        early ? date.timeIntervalSince1970 : nil,
                     ])
             }
             for (result, body) in results {
+                keys.withLock { $0.insert(result.ref) }
                 try db.executeCached(
                     sql: """
                         INSERT INTO journal (job_id, attempt, type, state, claimed_at, finished_at, status, result)
@@ -169,8 +189,15 @@ public final class StateStore: Sendable {
 
     /// What the journal holds for (jobId, attempt), or nil.
     public func entry(_ ref: JobRef) throws(StoreError) -> Entry? {
-        let row = try read("look up a job") { db in
-            try Row.fetchOne(
+        let row = try read("look up a job") { db -> Row? in
+            if keys.withLock({ $0.needsFill }) {
+                let refs = try Row.fetchAll(db, sql: "SELECT job_id, attempt FROM journal").map { row in
+                    JobRef(jobId: row["job_id"], attempt: row["attempt"])
+                }
+                keys.withLock { $0.fill(refs) }
+            }
+            guard keys.withLock({ $0.mayHold(ref) }) else { return nil }
+            return try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT state, result FROM journal WHERE job_id = ? AND attempt = ?"),
                 arguments: [ref.jobId, ref.attempt])
         }
@@ -212,6 +239,7 @@ public final class StateStore: Sendable {
     public func finish(_ result: JobResult, at date: Date) throws(StoreError) {
         let body = try Self.encode(result)
         try write("commit a result", durable: false) { db in
+            keys.withLock { $0.insert(result.ref) }
             try db.executeCached(
                 sql: """
                     INSERT INTO journal (job_id, attempt, type, state, claimed_at, finished_at, status, result)

@@ -91,11 +91,11 @@ struct JobBookAdmissionTests {
         let book = try makeBook(maxConcurrent: 3, store: store)
         let job = makeJob("job-1", vm: "a")
         #expect(try await book.admitJobs([.valid(job)]) == [job])
-        #expect(await book.takeTurn(job.ref))
+        let turn = try #require(await book.takeTurn(job.ref))
         #expect(try store.entry(job.ref) == .claimed)
         // The journal goes away under the book: the start (and then the result) cannot be written.
         try await store.database.write { db in try db.execute(sql: "DROP TABLE journal") }
-        #expect(await !book.journalStart(job.ref))
+        #expect(await !book.journalStart(job.ref, turn))
         let pending = await book.pendingResults(limit: 10)
         #expect(pending.map(\.ref) == [job.ref])
         #expect(pending.first?.status == .failed)

@@ -54,6 +54,37 @@ struct JournalSyncerTests {
         #expect(syncer.flushes == 3)
     }
 
+    @Test("begin flushes on the queue at once; waiters and callbacks hear the outcome, late ones at once")
+    func begin() async throws {
+        let entered = Latch()
+        let release = DispatchSemaphore(value: 0)
+        let codes = Locked([Int32(0), EIO])
+        let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { _ in
+            entered.open()
+            release.wait()
+            return codes.withLock { $0.removeFirst() }
+        }
+        let flush = syncer.begin()
+        // Begun without anyone waiting: the flush is under way on the queue.
+        await entered.wait()
+        let heard = Collected<String>()
+        flush.whenDone { heard.append($0 == nil ? "ok" : "failed") }
+        #expect(heard.all.isEmpty)
+        let waiter = Task { try await flush.wait() }
+        release.signal()
+        try await waiter.value
+        #expect(heard.all == ["ok"])
+        flush.whenDone { heard.append($0 == nil ? "late ok" : "late failed") }
+        #expect(heard.all == ["ok", "late ok"])
+
+        release.signal()
+        let failing = syncer.begin()
+        await #expect(throws: StoreError.self) { try await failing.wait() }
+        failing.whenDone { heard.append($0 == nil ? "ok" : "failed") }
+        #expect(heard.all == ["ok", "late ok", "failed"])
+        #expect(syncer.flushes == 2)
+    }
+
     @Test("On a real store, a start committed without an fsync is flushed by sync and reads back")
     func realStore() async throws {
         let directory = makeStateDirectory()

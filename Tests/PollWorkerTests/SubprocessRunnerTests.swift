@@ -160,6 +160,32 @@ struct SubprocessRunnerTests {
         #expect(access(marker, F_OK) == 0)
     }
 
+    @Test("An early start's gate opens as its flush ends: the child execs then, not before", .timeLimit(.minutes(1)))
+    func gateOpenedByTheFlush() async throws {
+        let gate = try #require(StartGate())
+        let release = DispatchSemaphore(value: 0)
+        let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { _ in
+            release.wait()
+            return 0
+        }
+        // What the runner does for an early start: the flush admission began opens the gate.
+        syncer.begin().whenDone { gate.open($0 == nil) }
+        let marker = NSTemporaryDirectory() + "gate-\(UUID().uuidString)"
+        defer { unlink(marker) }
+        let task = Task {
+            await StartGate.$current.withValue(gate) { await runner.run(shell("touch '\(marker)'")) }
+        }
+        let waiting = "0 0x\(String(gate.fd, radix: 16)) "
+        while !childrenOfThisProcess().contains(where: { pendingSyscall($0).hasPrefix(waiting) }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(access(marker, F_OK) != 0)
+        release.signal()
+        let outcome = await task.value
+        #expect(outcome.termination == .exited(0))
+        #expect(access(marker, F_OK) == 0)
+    }
+
     @Test("A refused gate ends the child before execve; only the job's first child is gated")
     func refusedGate() async throws {
         let gate = try #require(StartGate())

@@ -1,0 +1,115 @@
+import Foundation
+import Models
+import Testing
+
+@testable import PollWorker
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A book whose jobs start early when `early` says so, over `store`.
+private func earlyBook(_ store: StateStore, slots: Int = 4, early: @escaping @Sendable (Job) -> Bool = { _ in true })
+    -> JobBook
+{
+    JobBook(maxConcurrent: slots, store: store, bells: [], logger: testLogger, now: { fixedNow }, startsEarly: early)
+}
+
+@Suite("JobBook: early starts, journaled on admission")
+struct JobBookEarlyStartTests {
+    @Test("A job nothing holds back is journaled started on admission; the runner only waits for the flush")
+    func startsOnAdmission() async throws {
+        let store = try makeStore()
+        let book = earlyBook(store)
+        let job = makeJob("job-1", vm: "a")
+        let listing = makeJob("job-2", vm: nil)
+        #expect(try await book.admitJobs([.valid(job), .valid(listing)]) == [job, listing])
+        #expect(try store.entry(job.ref) == .started)
+        #expect(try store.entry(listing.ref) == .started)
+        // One flush covers both starts, begun by admission itself.
+        while store.syncer.flushes < 1 { await Task.yield() }
+        for ref in [job.ref, listing.ref] {
+            let turn = try #require(await book.takeTurn(ref))
+            guard case .journaled = turn else {
+                Issue.record("expected an early start, got \(turn)")
+                return
+            }
+            #expect(await book.journalStart(ref, turn))
+        }
+        #expect(store.syncer.flushes == 1)
+        #expect(await book.capacity == 2)
+    }
+
+    @Test("A job whose VM is busy, or that the predicate holds back, is only claimed and waits its turn")
+    func heldBack() async throws {
+        let store = try makeStore()
+        let book = earlyBook(store) { $0.id != "job-held" }
+        let first = makeJob("job-1", vm: "a")
+        let second = makeJob("job-2", vm: "a")
+        let held = makeJob("job-held", vm: "b")
+        #expect(try await book.admitJobs([.valid(first), .valid(second), .valid(held)]).count == 3)
+        #expect(try store.entry(first.ref) == .started)
+        #expect(try store.entry(second.ref) == .claimed)
+        #expect(try store.entry(held.ref) == .claimed)
+        // A later claim for the VM still busy: claimed too.
+        let third = makeJob("job-3", vm: "a")
+        #expect(try await book.admitJobs([.valid(third)]) == [third])
+        #expect(try store.entry(third.ref) == .claimed)
+
+        let heldTurn = try #require(await book.takeTurn(held.ref))
+        guard case .journal = heldTurn else {
+            Issue.record("expected a start to journal, got \(heldTurn)")
+            return
+        }
+        #expect(await book.journalStart(held.ref, heldTurn))
+        #expect(try store.entry(held.ref) == .started)
+
+        let secondTurn = Task { await book.waitTurn(second.ref) }
+        #expect(await book.waitTurn(first.ref))
+        await book.finish(makeResult(first))
+        #expect(await secondTurn.value)
+        #expect(try store.entry(second.ref) == .started)
+    }
+
+    @Test("An early start stopped before the runner takes it ends cancelled and never runs")
+    func stoppedBeforeTheRunner() async throws {
+        let store = try makeStore()
+        let book = earlyBook(store)
+        let job = makeJob("job-1", vm: "a")
+        #expect(try await book.admitJobs([.valid(job)]) == [job])
+        await book.cancel(jobIds: [job.id], reason: .controlPlane)
+        #expect(await book.takeTurn(job.ref) == nil)
+        let pending = await book.pendingResults(limit: 10)
+        #expect(pending.map(\.status) == [.cancelled])
+        #expect(pending.first?.error?.code == .cancelled)
+    }
+
+    @Test("An early start whose flush fails ends the job with an internal error instead of running it")
+    func flushFails() async throws {
+        let store = try StateStore(directory: makeStateDirectory(), maxOutboxBytes: 1 << 26) { _ in EIO }
+        let book = earlyBook(store)
+        let job = makeJob("job-1", vm: "a")
+        #expect(try await book.admitJobs([.valid(job)]) == [job])
+        let turn = try #require(await book.takeTurn(job.ref))
+        #expect(await !book.journalStart(job.ref, turn))
+        let pending = await book.pendingResults(limit: 10)
+        #expect(pending.map(\.ref) == [job.ref])
+        #expect(pending.first?.status == .failed)
+        #expect(pending.first?.error?.code == .internal)
+        #expect(pending.first?.error?.message.contains("could not journal the job's start") == true)
+    }
+
+    @Test("An early start the agent dies after is reported interrupted on restart, never run again")
+    func interruptedAfterCrash() async throws {
+        let directory = makeStateDirectory()
+        let store = try makeStore(directory: directory)
+        let book = earlyBook(store)
+        let job = makeJob("job-1", vm: "a")
+        #expect(try await book.admitJobs([.valid(job)]) == [job])
+        let turn = try #require(await book.takeTurn(job.ref))
+        #expect(await book.journalStart(job.ref, turn))
+        let recovery = try makeStore(directory: directory).recover(now: fixedNow)
+        #expect(recovery.interrupted == [job.ref])
+        #expect(recovery.resumable.isEmpty)
+    }
+}
