@@ -385,7 +385,8 @@ public actor JobBook {
     /// Results to send, oldest first.
     public func pendingResults(limit: Int) -> [JobResult] {
         var results = Array(unsaved.values.prefix(limit))
-        guard results.count < limit else { return results }
+        // Every result in the outbox is held here as finished: none held, none to read.
+        guard results.count < limit, entries.values.contains(where: { $0.phase == .finished }) else { return results }
         do throws(StoreError) {
             results += try store.pendingResults(limit: limit - results.count)
         } catch {

@@ -27,17 +27,34 @@ extension StateStore {
         let bodies = try items.map { item throws(StoreError) in try Self.encode(item) }
         let bound = maxOutboxBytes
         try write("queue \(queue == .logs ? "log chunks" : "metrics")", durable: false) { db in
+            let known = try queuedCount(queue, db)
             for body in bodies {
                 try db.execute(
                     sql: "INSERT INTO \(queue.rawValue) (body, bytes) VALUES (?, ?)", arguments: [body, body.count])
             }
-            try Self.enforceBound(bound, db)
+            queued.withLock { $0?[queue] = known + bodies.count }
+            if try Self.enforceBound(bound, db) { queued.withLock { $0 = nil } }
         }
     }
 
+    /// The rows in `queue`, counted once and then followed in memory; call it only
+    /// inside a database call, so counting and changes stay in order.
+    private func queuedCount(_ queue: Queue, _ db: Database) throws -> Int {
+        if let count = queued.withLock({ $0?[queue] }) { return count }
+        var counts: [Queue: Int] = [:]
+        for each in [Queue.logs, .metrics] {
+            counts[each] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(each.rawValue)") ?? 0
+        }
+        queued.withLock { $0 = counts }
+        return counts[queue] ?? 0
+    }
+
     /// Drops the oldest metrics, then the oldest logs, until the outbox fits its bound.
-    static func enforceBound(_ bound: Int, _ db: Database) throws {
+    /// Whether it dropped any.
+    @discardableResult
+    static func enforceBound(_ bound: Int, _ db: Database) throws -> Bool {
         var excess = try outboxBytes(db) - bound
+        let over = excess > 0
         for queue in [Queue.metrics, .logs] where excess > 0 {
             let rows = try Row.fetchAll(db, sql: "SELECT seq, bytes FROM \(queue.rawValue) ORDER BY seq")
             var dropped = 0
@@ -52,6 +69,7 @@ extension StateStore {
             try db.execute(sql: "DELETE FROM \(queue.rawValue) WHERE seq <= ?", arguments: [lastSeq])
             try bump(queue.droppedCounter, by: dropped, db)
         }
+        return over
     }
 
     /// Bytes in the outbox: pending results, log chunks and metrics samples.
@@ -81,6 +99,8 @@ extension StateStore {
     private func pending<T: Decodable>(_ type: T.Type, from queue: Queue, limit: Int) throws(StoreError)
         -> [(seq: Int64, chunk: T)]
     {
+        // Nothing queued (as counted): no read. An idle agent's reports carry no logs.
+        if queued.withLock({ $0?[queue] }) == 0 { return [] }
         let rows = try read("read the outbox") { db in
             try Row.fetchAll(
                 db, sql: "SELECT seq, body FROM \(queue.rawValue) ORDER BY seq LIMIT ?",
@@ -96,16 +116,20 @@ extension StateStore {
     public func remove(_ seqs: [Int64], from queue: Queue, discarded: Bool = false) throws(StoreError) {
         guard !seqs.isEmpty else { return }
         try write("remove outbox entries", durable: false) { db in
+            let known = try queuedCount(queue, db)
+            var removed = 0
             for seq in seqs {
                 try db.execute(sql: "DELETE FROM \(queue.rawValue) WHERE seq = ?", arguments: [seq])
+                removed += db.changesCount
             }
+            queued.withLock { $0?[queue] = known - removed }
             if discarded { try Self.bump(queue == .logs ? "discardedLogs" : "discardedMetrics", by: seqs.count, db) }
         }
     }
 
+    /// Rows waiting in `queue`: counted once, then followed in memory.
     public func pendingCount(_ queue: Queue) throws(StoreError) -> Int {
-        try read("count the outbox") { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(queue.rawValue)") ?? 0
-        }
+        if let count = queued.withLock({ $0?[queue] }) { return count }
+        return try read("count the outbox") { db in try queuedCount(queue, db) }
     }
 }

@@ -30,6 +30,10 @@ public final class StateStore: Sendable {
     /// The refs the journal may hold. Changed only inside the database's serialized
     /// calls, so it moves in step with the table.
     let keys = Locked(JournalKeys())
+    /// Rows in each bounded outbox queue, nil until counted (or after a failed write):
+    /// an idle agent asks several times per heartbeat whether anything waits. Counted
+    /// and changed only inside the database's serialized calls.
+    let queued = Locked<[Queue: Int]?>(nil)
     /// Makes NORMAL commits durable, off the caller's thread: starts and results.
     let syncer: JournalSyncer
 
@@ -324,7 +328,7 @@ public final class StateStore: Sendable {
         let cached = results.withLock { cache in refs.map { cache.result($0) } }
         let misses = zip(refs, cached).filter { $0.1 == nil }.map(\.0)
         // The misses' bodies in one read (after a restart every pending result is a miss).
-        let bodies = try read("read results") { db in
+        let bodies: [Data?] = misses.isEmpty ? [] : try read("read results") { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?")
             return try misses.map { ref in
@@ -442,9 +446,10 @@ public final class StateStore: Sendable {
                 guard let first = value.first else { throw StoreError(.io, "state store: \(what) returned nothing") }
                 return first
             }
-        } catch let error as StoreError {
-            throw error
         } catch {
+            // It may have rolled back changes the counts had taken in: count again.
+            queued.withLock { $0 = nil }
+            if let error = error as? StoreError { throw error }
             throw StoreError(.io, "state store: cannot \(what): \(error)")
         }
     }
