@@ -46,6 +46,9 @@ public final class HTTPControlPlane: ControlPlane {
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
+        // No cookies at all: FoundationNetworking otherwise parses every response header
+        // line for one, a visible share of an idle agent's CPU.
+        configuration.httpCookieAcceptPolicy = .never
         configuration.timeoutIntervalForRequest = requestTimeout
         configuration.httpMaximumConnectionsPerHost = 4
         return URLSession(configuration: configuration)

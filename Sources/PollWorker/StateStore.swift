@@ -328,13 +328,16 @@ public final class StateStore: Sendable {
         let cached = results.withLock { cache in refs.map { cache.result($0) } }
         let misses = zip(refs, cached).filter { $0.1 == nil }.map(\.0)
         // The misses' bodies in one read (after a restart every pending result is a miss).
-        let bodies: [Data?] = misses.isEmpty ? [] : try read("read results") { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?")
-            return try misses.map { ref in
-                try Data.fetchOne(statement, arguments: [ref.jobId, ref.attempt])
+        let bodies: [Data?] =
+            misses.isEmpty
+            ? []
+            : try read("read results") { db in
+                let statement = try db.cachedStatement(
+                    sql: "SELECT result FROM journal WHERE job_id = ? AND attempt = ?")
+                return try misses.map { ref in
+                    try Data.fetchOne(statement, arguments: [ref.jobId, ref.attempt])
+                }
             }
-        }
         let decoded = Dictionary(
             try zip(misses, bodies).map { ref, body throws(StoreError) in (ref, try Self.decodeResult(body, ref)) },
             uniquingKeysWith: { first, _ in first })

@@ -43,7 +43,8 @@ struct OutboxCountTests {
         try store.enqueueLogs([chunk(1, String(repeating: "x", count: 100))])
         #expect(try store.pendingCount(.logs) == 1)
         try store.database.write { db in
-            try db.execute(sql: "CREATE TRIGGER keep BEFORE DELETE ON outbox_logs BEGIN SELECT RAISE(ABORT, 'kept'); END")
+            try db.execute(
+                sql: "CREATE TRIGGER keep BEFORE DELETE ON outbox_logs BEGIN SELECT RAISE(ABORT, 'kept'); END")
         }
         #expect(throws: StoreError.self) { try store.enqueueLogs([chunk(2, String(repeating: "y", count: 100))]) }
         #expect(try tableCount(store, .logs) == 1)
