@@ -92,11 +92,7 @@ struct JobBookEarlyStartTests {
         #expect(try await book.admitJobs([.valid(job)]) == [job])
         let turn = try #require(await book.takeTurn(job.ref))
         #expect(await !book.journalStart(job.ref, turn))
-        let pending = await book.pendingResults(limit: 10)
-        #expect(pending.map(\.ref) == [job.ref])
-        #expect(pending.first?.status == .failed)
-        #expect(pending.first?.error?.code == .internal)
-        #expect(pending.first?.error?.message.contains("could not journal the job's start") == true)
+        await expectStartNotJournaled(book, job.ref)
     }
 
     @Test("An early start the agent dies after is reported interrupted on restart, never run again")

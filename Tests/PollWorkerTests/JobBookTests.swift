@@ -96,11 +96,7 @@ struct JobBookAdmissionTests {
         // The journal goes away under the book: the start (and then the result) cannot be written.
         try await store.database.write { db in try db.execute(sql: "DROP TABLE journal") }
         #expect(await !book.journalStart(job.ref, turn))
-        let pending = await book.pendingResults(limit: 10)
-        #expect(pending.map(\.ref) == [job.ref])
-        #expect(pending.first?.status == .failed)
-        #expect(pending.first?.error?.code == .internal)
-        #expect(pending.first?.error?.message.contains("could not journal the job's start") == true)
+        await expectStartNotJournaled(book, job.ref)
     }
 
     @Test("A rejected delivery becomes a pending rejected result at once and is not run")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Models
 import Synchronization
+import Testing
 
 @testable import PollWorker
 
@@ -132,6 +133,16 @@ enum ListLines {
     static let runningWebInfo = VMInfo(
         name: "web", status: "Running", cpus: 2, memoryBytes: 2_147_483_648, diskBytes: 21_474_836_480,
         arch: "x86_64", vmType: "qemu", dir: "/home/limahost/.lima/web", sshLocalPort: 60022)
+}
+
+/// The book's only pending result is `ref` ended `failed` (internal) because its start
+/// could not be journaled.
+func expectStartNotJournaled(_ book: JobBook, _ ref: JobRef) async {
+    let pending = await book.pendingResults(limit: 10)
+    #expect(pending.map(\.ref) == [ref])
+    #expect(pending.first?.status == .failed)
+    #expect(pending.first?.error?.code == .internal)
+    #expect(pending.first?.error?.message.contains("could not journal the job's start") == true)
 }
 
 extension JobBook {
