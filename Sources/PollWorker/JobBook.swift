@@ -48,6 +48,10 @@ public actor JobBook {
     private var statusCounts: [ResultStatus: Int] = [:]
     /// Results replaced by a placeholder after the control plane refused them.
     private var placeholders: Set<JobRef> = []
+    /// The outbox may hold a result this book does not: a store write failed after the
+    /// book let go of it (an acceptance, a drop, a resend). `pendingResults` then always
+    /// reads the store.
+    private var unheldResults = false
     private let bells: [Doorbell]
     /// Whether a job may start early: journaled as started on admission, when nothing
     /// (its VM's queue, an operator's approval) would hold it back.
@@ -105,23 +109,30 @@ public actor JobBook {
         var rejected: [JobResult] = []
         var seen: Set<JobRef> = []
         var resent: [JobRef] = []
-        for decoding in decodings {
-            let ref: JobRef
-            switch decoding {
-            case .invalid(let rejection):
-                guard let result = JobResult.rejected(rejection, at: date) else { continue }
-                ref = result.ref
-                guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
-                rejected.append(result)
-            case .valid(let job):
-                ref = job.ref
-                guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
-                toRun.append(job)
+        let early: Set<JobRef>
+        do throws(StoreError) {
+            for decoding in decodings {
+                let ref: JobRef
+                switch decoding {
+                case .invalid(let rejection):
+                    guard let result = JobResult.rejected(rejection, at: date) else { continue }
+                    ref = result.ref
+                    guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
+                    rejected.append(result)
+                case .valid(let job):
+                    ref = job.ref
+                    guard seen.insert(ref).inserted, try !isKnown(ref, resent: &resent) else { continue }
+                    toRun.append(job)
+                }
             }
-        }
-        let early = earlyStarts(toRun)
-        if !toRun.isEmpty || !rejected.isEmpty {
-            try store.journalClaimed(toRun, started: early, rejected: rejected, at: date)
+            early = earlyStarts(toRun)
+            if !toRun.isEmpty || !rejected.isEmpty {
+                try store.journalClaimed(toRun, started: early, rejected: rejected, at: date)
+            }
+        } catch {
+            // Stored results found for re-deliveries are in the outbox, not held here.
+            if !resent.isEmpty { unheldResults = true }
+            throw error
         }
         let flush = early.isEmpty ? nil : store.syncer.begin()
         for ref in resent { holdFinished(ref) }
@@ -215,13 +226,8 @@ public actor JobBook {
     /// any effect of the job (the runner gates the job's first child on it).
     func takeTurn(_ ref: JobRef) async -> Turn? {
         if let entry = entries[ref], entry.phase == .running, let flush = entry.startFlush {
-            // Started early, on admission.
+            // Started early, on admission (a stop before now finished it: see `stop`).
             entries[ref]?.startFlush = nil
-            if let reason = entry.cancelReason {
-                // Stopped before the runner had it: it ends without running.
-                finish(cancelled(ref, type: entry.type, reason))
-                return nil
-            }
             return .journaled(flush)
         }
         if entries[ref]?.phase == .waiting, !mayStart(ref) {
@@ -373,6 +379,10 @@ public actor JobBook {
         case .waiting:
             finish(cancelled(ref, type: entry.type, reason))
             if let waiter = turnWaiters.removeValue(forKey: ref) { waiter.resume() }
+        case .running where entry.startFlush != nil:
+            // Started early and not yet taken by the runner: it ends here, without a child,
+            // even if the runner never comes for it (a shutdown's hard stop).
+            finish(cancelled(ref, type: entry.type, reason))
         case .running:
             entry.canceller?()
         case .finished:
@@ -385,8 +395,10 @@ public actor JobBook {
     /// Results to send, oldest first.
     public func pendingResults(limit: Int) -> [JobResult] {
         var results = Array(unsaved.values.prefix(limit))
-        // Every result in the outbox is held here as finished: none held, none to read.
-        guard results.count < limit, entries.values.contains(where: { $0.phase == .finished }) else { return results }
+        // Every result in the outbox is held here as finished (unless a write failed): none
+        // held, none to read.
+        guard results.count < limit, unheldResults || entries.values.contains(where: { $0.phase == .finished })
+        else { return results }
         do throws(StoreError) {
             results += try store.pendingResults(limit: limit - results.count)
         } catch {
@@ -401,9 +413,10 @@ public actor JobBook {
         do throws(StoreError) {
             try store.accept(refs, at: now())
         } catch {
-            // Not fatal: after a restart the result is sent again, and the control plane
-            // answers a second copy as accepted.
+            // Not fatal: the result is sent again, and the control plane answers a second
+            // copy as accepted.
             logger.error("cannot record accepted results", metadata: ["error": .string(error.message)])
+            unheldResults = true
         }
         forget(refs)
     }
@@ -433,6 +446,7 @@ public actor JobBook {
             try store.discard(ref, at: now())
         } catch {
             logger.error("cannot drop a result", metadata: ["error": .string(error.message)])
+            unheldResults = true
         }
         placeholders.remove(ref)
         forget([ref])

@@ -29,6 +29,9 @@ final class JournalSyncer: Sendable {
         var flushes = 0
         /// A caller is flushing on its own thread.
         var inline = false
+        /// Flushes `begin` queued that have not ended: a caller then waits on the queue
+        /// instead of blocking its thread on theirs.
+        var begun = 0
     }
 
     /// `flush` returns 0 or an errno value; tests count and slow it.
@@ -49,8 +52,9 @@ final class JournalSyncer: Sendable {
     func sync() async throws(StoreError) {
         let (ticket, inline) = progress.withLock { progress in
             progress.requested += 1
-            defer { progress.inline = true }
-            return (progress.requested, !progress.inline)
+            let inline = !progress.inline && progress.begun == 0
+            if inline { progress.inline = true }
+            return (progress.requested, inline)
         }
         let error: Int32
         if inline {
@@ -73,10 +77,15 @@ final class JournalSyncer: Sendable {
     func begin() -> JournalFlush {
         let ticket = progress.withLock { progress in
             progress.requested += 1
+            progress.begun += 1
             return progress.requested
         }
         let flush = JournalFlush()
-        queue.async { [self] in flush.complete(failure(flushCovering(ticket, inline: false))) }
+        queue.async { [self] in
+            let error = failure(flushCovering(ticket, inline: false))
+            progress.withLock { $0.begun -= 1 }
+            flush.complete(error)
+        }
         return flush
     }
 

@@ -77,11 +77,14 @@ struct JobBookEarlyStartTests {
         let book = earlyBook(store)
         let job = makeJob("job-1", vm: "a")
         #expect(try await book.admitJobs([.valid(job)]) == [job])
+        #expect(try store.entry(job.ref) == .started)
         await book.cancel(jobIds: [job.id], reason: .controlPlane)
-        #expect(await book.takeTurn(job.ref) == nil)
+        // Ended at once, before (and whether or not) the runner comes for it.
         let pending = await book.pendingResults(limit: 10)
         #expect(pending.map(\.status) == [.cancelled])
         #expect(pending.first?.error?.code == .cancelled)
+        #expect(await book.isIdle)
+        #expect(await book.takeTurn(job.ref) == nil)
     }
 
     @Test("An early start whose flush fails ends the job with an internal error instead of running it")
@@ -90,22 +93,45 @@ struct JobBookEarlyStartTests {
         let book = earlyBook(store)
         let job = makeJob("job-1", vm: "a")
         #expect(try await book.admitJobs([.valid(job)]) == [job])
+        #expect(try store.entry(job.ref) == .started)
         let turn = try #require(await book.takeTurn(job.ref))
         #expect(await !book.journalStart(job.ref, turn))
         await expectStartNotJournaled(book, job.ref)
     }
 
-    @Test("An early start the agent dies after is reported interrupted on restart, never run again")
-    func interruptedAfterCrash() async throws {
+    @Test(
+        "An agent that dies after admission reports an early start interrupted (never run twice); a claim is resumed",
+        arguments: [true, false])
+    func crashAfterAdmission(early: Bool) async throws {
         let directory = makeStateDirectory()
         let store = try makeStore(directory: directory)
+        let book = earlyBook(store) { _ in early }
+        let job = makeJob("job-1", vm: "a", lease: fixedNow.addingTimeInterval(3600))
+        #expect(try await book.admitJobs([.valid(job)]) == [job])
+        // Neither takeTurn nor journalStart: the agent dies before the runner has the job.
+        try await store.syncer.sync()
+        let recovery = try makeStore(directory: directory).recover(now: fixedNow)
+        #expect(recovery.interrupted == (early ? [job.ref] : []))
+        #expect(recovery.resumable.map(\.ref) == (early ? [] : [job.ref]))
+    }
+
+    @Test("A result whose acceptance could not be recorded is still read from the outbox and sent again")
+    func unheldResult() async throws {
+        let store = try makeStore()
         let book = earlyBook(store)
         let job = makeJob("job-1", vm: "a")
         #expect(try await book.admitJobs([.valid(job)]) == [job])
-        let turn = try #require(await book.takeTurn(job.ref))
-        #expect(await book.journalStart(job.ref, turn))
-        let recovery = try makeStore(directory: directory).recover(now: fixedNow)
-        #expect(recovery.interrupted == [job.ref])
-        #expect(recovery.resumable.isEmpty)
+        await book.finish(makeResult(job))
+        try await store.database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER refuse_accept BEFORE UPDATE OF state ON journal WHEN NEW.state = 'accepted'
+                    BEGIN SELECT RAISE(ABORT, 'refused'); END
+                    """)
+        }
+        await book.accepted([job.ref])
+        // The book let go of it; the outbox still has it, so it goes out again.
+        #expect(await book.pendingResultCount == 0)
+        #expect(await book.pendingResults(limit: 10).map(\.ref) == [job.ref])
     }
 }

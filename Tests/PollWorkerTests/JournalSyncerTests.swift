@@ -58,8 +58,10 @@ struct JournalSyncerTests {
     func begin() async throws {
         let entered = Latch()
         let release = DispatchSemaphore(value: 0)
-        let codes = Locked([Int32(0), EIO])
+        let codes = Locked([Int32(0), 0, 0, EIO])
+        let calls = Locked(0)
         let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { _ in
+            calls.withLock { $0 += 1 }
             entered.open()
             release.wait()
             return codes.withLock { $0.removeFirst() }
@@ -77,12 +79,24 @@ struct JournalSyncerTests {
         flush.whenDone { heard.append($0 == nil ? "late ok" : "late failed") }
         #expect(heard.all == ["ok", "late ok"])
 
+        // A sync asked while a begun flush runs waits for the next flush on the queue.
+        let during = syncer.begin()
+        // Its flush is under way (it has read what it covers) before the sync is asked.
+        while calls.withLock({ $0 }) < 2 { await Task.yield() }
+        let waiting = Task { try await syncer.sync() }
+        while syncer.queued < 3 { await Task.yield() }
+        release.signal()
+        release.signal()
+        try await during.wait()
+        try await waiting.value
+        #expect(syncer.flushes == 3)
+
         release.signal()
         let failing = syncer.begin()
         await #expect(throws: StoreError.self) { try await failing.wait() }
         failing.whenDone { heard.append($0 == nil ? "ok" : "failed") }
         #expect(heard.all == ["ok", "late ok", "failed"])
-        #expect(syncer.flushes == 2)
+        #expect(syncer.flushes == 4)
     }
 
     @Test("On a real store, a start committed without an fsync is flushed by sync and reads back")
