@@ -64,8 +64,8 @@ public struct JobRunner: Service {
         guard let turn = await book.takeTurn(job.ref) else { return }
         let live = liveOutput(job)
         // The start is journaled (an fsync) while the job's first child gets ready, or was
-        // on admission (an early start); that child execs only once the start is on disk. Backups and restores touch files
-        // themselves before any child, so they journal first.
+        // on admission (an early start); that child execs only once the start is on disk.
+        // Backups and restores touch files themselves before any child, so they journal first.
         let gate = Self.gates(job) ? StartGate() : nil
         if gate == nil, !(await book.journalStart(job.ref, turn)) { return }
         let execution = Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }

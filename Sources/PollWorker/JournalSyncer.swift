@@ -50,21 +50,14 @@ final class JournalSyncer: Sendable {
     /// under way the caller flushes on its own thread (no hop, the pickup path);
     /// otherwise it waits on the queue for the next flush, shared with the others.
     func sync() async throws(StoreError) {
-        let (ticket, inline) = progress.withLock { progress in
+        let inlineTicket = progress.withLock { progress -> Int? in
+            guard !progress.inline && progress.begun == 0 else { return nil }
+            progress.inline = true
             progress.requested += 1
-            let inline = !progress.inline && progress.begun == 0
-            if inline { progress.inline = true }
-            return (progress.requested, inline)
+            return progress.requested
         }
-        let error: Int32
-        if inline {
-            error = flushCovering(ticket, inline: true)
-        } else {
-            error = await withCheckedContinuation { continuation in
-                queue.async { [self] in continuation.resume(returning: flushCovering(ticket, inline: false)) }
-            }
-        }
-        if let failure = failure(error) { throw failure }
+        guard let inlineTicket else { return try await begin().wait() }
+        if let failure = failure(flushCovering(inlineTicket, inline: true)) { throw failure }
     }
 
     /// The error for a flush's outcome (0 or an errno value), nil when it succeeded.
@@ -73,7 +66,8 @@ final class JournalSyncer: Sendable {
     }
 
     /// Starts a flush covering every write committed so far, on the queue, and returns at
-    /// once: an early start (`JobBook.admit`) is made durable while its job gets ready.
+    /// once: an early start (`JobBook.admit`) is made durable while its job gets ready,
+    /// and a `sync` that finds a flush under way waits here for the next one.
     func begin() -> JournalFlush {
         let ticket = progress.withLock { progress in
             progress.requested += 1

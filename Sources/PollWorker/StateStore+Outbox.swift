@@ -51,7 +51,6 @@ extension StateStore {
 
     /// Drops the oldest metrics, then the oldest logs, until the outbox fits its bound.
     /// Whether it dropped any.
-    @discardableResult
     static func enforceBound(_ bound: Int, _ db: Database) throws -> Bool {
         var excess = try outboxBytes(db) - bound
         let over = excess > 0
