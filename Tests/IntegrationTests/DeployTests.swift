@@ -17,7 +17,7 @@ struct DeployTests {
         let workspace = try Workspace()
         defer { workspace.tearDown() }
         let root = workspace.root.appendingPathComponent("destdir")
-        let install = try runMake("install-service", root: root)
+        let install = try await runMake("install-service", root: root)
         try #require(install.status == 0, "make install-service exited \(install.status): \(install.both)")
 
         let expected: [(path: String, isDirectory: Bool, mode: mode_t)] = [
@@ -87,7 +87,7 @@ struct DeployTests {
                 == JSONSerialization.data(withJSONObject: template, options: [.sortedKeys]),
             "apart from limaUser and logFile agent.json must be config.template.json: \(config)")
         // The installed binary reads it (host checks may fail here: no user limahost, no limactl).
-        let check = try Harness.run(
+        let check = try await Harness.run(
             binary, ["--check-config", "--config", configFile.path],
             environment: ["LIMAHOST_API_KEY": "deploy-test-key-0123456789", "PATH": "/usr/bin:/bin"])
         #expect(check.status == 0 || check.status == 2, "--check-config exited \(check.status): \(check.both)")
@@ -113,7 +113,7 @@ struct DeployTests {
         let workspace = try Workspace()
         defer { workspace.tearDown() }
         let root = workspace.root.appendingPathComponent("destdir")
-        let install = try runMake("install-service", root: root)
+        let install = try await runMake("install-service", root: root)
         try #require(install.status == 0, "make install-service exited \(install.status): \(install.both)")
 
         // A copy whose ExecStart is the scratch binary: verify checks that it exists and is executable.
@@ -127,13 +127,13 @@ struct DeployTests {
         let unitFile = unitDir.appendingPathComponent("limahost-agent.service")
         try copy.write(to: unitFile, atomically: true, encoding: .utf8)
 
-        let verify = try Harness.run(systemdAnalyze, ["verify", "--man=no", unitFile.path])
+        let verify = try await Harness.run(systemdAnalyze, ["verify", "--man=no", unitFile.path])
         #expect(verify.status == 0, "systemd-analyze verify exited \(verify.status): \(verify.both)")
         // verify exits 0 on unknown keys and unparsable values too; it names the file in those warnings.
         let complaints = verify.both.split(separator: "\n").filter { $0.contains("limahost-agent.service") }
         #expect(complaints.isEmpty, "systemd-analyze verify complains: \(complaints)")
 
-        let security = try Harness.run(systemdAnalyze, ["security", "--offline=true", unitFile.path])
+        let security = try await Harness.run(systemdAnalyze, ["security", "--offline=true", unitFile.path])
         #expect(security.status == 0, "systemd-analyze security exited \(security.status): \(security.both)")
         let score = try #require(
             exposureLevel(security.stdout), "no \"Overall exposure level\" in: \(security.both.suffix(2000))")
@@ -167,13 +167,13 @@ struct DeployTests {
         let workspace = try Workspace()
         defer { workspace.tearDown() }
         let root = workspace.root.appendingPathComponent("destdir")
-        let first = try runMake("install-service", root: root)
+        let first = try await runMake("install-service", root: root)
         try #require(first.status == 0, "make install-service exited \(first.status): \(first.both)")
         let configFile = root.appendingPathComponent("etc/limahost/agent.json")
         let edited = Data(#"{"edited": true}"#.utf8)
         try edited.write(to: configFile)
 
-        let second = try runMake("install-service", root: root)
+        let second = try await runMake("install-service", root: root)
         try #require(second.status == 0, "the second make install-service exited \(second.status): \(second.both)")
         #expect(try Data(contentsOf: configFile) == edited, "a second install overwrote agent.json")
         // State and a VM's data, as the running service would have left them.
@@ -184,7 +184,7 @@ struct DeployTests {
             at: vmDisk.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("disk".utf8).write(to: vmDisk)
 
-        let uninstall = try runMake("uninstall-service", root: root)
+        let uninstall = try await runMake("uninstall-service", root: root)
         #expect(uninstall.status == 0, "make uninstall-service exited \(uninstall.status): \(uninstall.both)")
         for path in [
             "usr/local/bin/limahost-agent", "etc/systemd/system/limahost-agent.service",
@@ -205,7 +205,7 @@ struct DeployTests {
         }
         #expect(fileExists(state.path) && fileExists(vmDisk.path), "uninstall removed the state or a VM's data")
 
-        let purge = try runMake("uninstall-service", root: root, ["PURGE": "1"])
+        let purge = try await runMake("uninstall-service", root: root, ["PURGE": "1"])
         #expect(purge.status == 0, "make uninstall-service PURGE=1 exited \(purge.status): \(purge.both)")
         for path in ["etc/limahost", "var/lib/limahost-agent", "var/lib/limahost", "var/log/limahost-agent"] {
             #expect(!fileExists(root.appendingPathComponent(path).path), "PURGE=1 left \(path)")
@@ -220,7 +220,7 @@ struct DeployTests {
         defer { workspace.tearDown() }
         let caDir = workspace.root.appendingPathComponent("ca")
         try FileManager.default.createDirectory(at: caDir, withIntermediateDirectories: true)
-        try Harness.runChecked(
+        try await Harness.runChecked(
             Harness.openssl,
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
@@ -231,7 +231,7 @@ struct DeployTests {
         let body = try #require(pemBodies(readText(caFile)).first, "openssl wrote no certificate")
 
         let root = workspace.root.appendingPathComponent("destdir")
-        let install = try runMake("install-service", root: root, ["CA_FILE": caFile.path])
+        let install = try await runMake("install-service", root: root, ["CA_FILE": caFile.path])
         try #require(install.status == 0, "make install-service CA_FILE=… exited \(install.status): \(install.both)")
         let installedCA = root.appendingPathComponent("usr/local/share/ca-certificates/limahost-control-plane.crt")
         #expect(
@@ -242,7 +242,7 @@ struct DeployTests {
         #expect(bundled.contains(body), "ca-certificates.crt (\(bundled.count) certificates) lacks the CA")
         #expect(bundled.count > 1, "ca-certificates.crt must hold the system's CAs as well")
 
-        let uninstall = try runMake("uninstall-service", root: root)
+        let uninstall = try await runMake("uninstall-service", root: root)
         #expect(uninstall.status == 0, "make uninstall-service exited \(uninstall.status): \(uninstall.both)")
         #expect(!fileExists(installedCA.path), "uninstall left \(installedCA.path)")
         #expect(!pemBodies(readText(bundle)).contains(body), "ca-certificates.crt still holds the CA after uninstall")
@@ -469,7 +469,7 @@ private let systemdAnalyze = "/usr/bin/systemd-analyze"
 private var agentBinary: URL { Harness.binDir.appendingPathComponent("limahost-agent") }
 
 /// `make -C <package> target` with DESTDIR=`root` (and AGENT_BIN), never without a scratch root.
-private func runMake(_ target: String, root: URL, _ extra: [String: String] = [:]) throws -> ProcessOutput {
+private func runMake(_ target: String, root: URL, _ extra: [String: String] = [:]) async throws -> ProcessOutput {
     let path = root.standardizedFileURL.path
     guard path.hasPrefix("/"), path.split(separator: "/").count >= 2 else {
         throw HarnessError("refusing to run make \(target) with DESTDIR=\(path): not a scratch root")
@@ -485,7 +485,7 @@ private func runMake(_ target: String, root: URL, _ extra: [String: String] = [:
     environment["DESTDIR"] = path
     environment["AGENT_BIN"] = agentBinary.path
     for (name, value) in extra { environment[name] = value }
-    return try Harness.run("/usr/bin/make", ["-C", Harness.packageRoot.path, target], environment: environment)
+    return try await Harness.run("/usr/bin/make", ["-C", Harness.packageRoot.path, target], environment: environment)
 }
 
 /// A file's contents as text, empty when it cannot be read.

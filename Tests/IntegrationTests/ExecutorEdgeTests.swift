@@ -70,9 +70,8 @@ struct ExecutorEdgeTests {
             }
             #expect(try await registrations(server) == 2)
             process.terminate()
-            let stderr = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(3000))")
+            let service = await AgentRun.finish(process, pipe)
+            #expect(service.status == 0, "stderr: \(service.stderr.suffix(3000))")
 
             try await server.enqueue([["id": "drained", "type": "list_vms"]])
             let run = try await AgentRun.drain(config: try workspace.config(url: server.url), key: server.key)

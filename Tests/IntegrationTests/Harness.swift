@@ -39,6 +39,22 @@ enum Harness {
         Issue.record("timed out waiting for \(what)")
         throw HarnessError("timed out waiting for \(what)")
     }
+
+    /// Runs blocking work (a process's exit, a pipe read to its end) on a thread of its own.
+    /// Every test in the run shares one cooperative pool of two threads: a test that blocks
+    /// one for the length of an agent run stalls the polls and timers of every other test.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// `offPool` for work that cannot fail.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible {
@@ -118,9 +134,14 @@ extension Harness {
     /// A scratch workspace and a reference control plane for one test, torn down after it.
     static func withControlPlane(_ body: (Workspace, ReferenceServer) async throws -> Void) async throws {
         let workspace = try Workspace()
-        defer { workspace.tearDown() }
-        let server = try await ReferenceServer(workspace: workspace)
-        defer { server.stop() }
-        try await body(workspace, server)
+        do {
+            let server = try await ReferenceServer(workspace: workspace)
+            defer { server.stop() }
+            try await body(workspace, server)
+        } catch {
+            await offPool { workspace.tearDown() }
+            throw error
+        }
+        await offPool { workspace.tearDown() }
     }
 }

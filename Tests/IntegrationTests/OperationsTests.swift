@@ -56,7 +56,7 @@ struct OperationsTests {
                 config: config)
             #expect(vmData(after.result)["status"] as? String == "Running", "\(after.result)")
 
-            let listing = try Harness.runChecked(tool("tar"), ["-tzf", archive]).stdout
+            let listing = try await Harness.runChecked(tool("tar"), ["-tzf", archive]).stdout
                 .split(separator: "\n").map(String.init)
             #expect(listing.contains("orig/diffdisk") && listing.contains("orig/data.bin"), "\(listing)")
             #expect(listing.contains("orig/lima.yaml"), "\(listing)")
@@ -167,8 +167,8 @@ struct OperationsTests {
             try FileManager.default.createSymbolicLink(
                 atPath: evil.appendingPathComponent("x").path, withDestinationPath: "/etc/passwd")
             let evilArchive = backupDir.appendingPathComponent("evil.tar.gz").path
-            try Harness.runChecked(tool("tar"), ["-czf", evilArchive, "-C", staging.path, "evil"])
-            let evilListing = try Harness.runChecked(tool("tar"), ["-tzvf", evilArchive]).stdout
+            try await Harness.runChecked(tool("tar"), ["-czf", evilArchive, "-C", staging.path, "evil"])
+            let evilListing = try await Harness.runChecked(tool("tar"), ["-tzvf", evilArchive]).stdout
             try #require(evilListing.contains("evil/x -> /etc/passwd"), "\(evilListing)")
 
             let run = try await drain(
@@ -218,7 +218,7 @@ struct OperationsTests {
             for name in files.keys.sorted() {
                 let text = files[name] as? String ?? "(not a string)"
                 let path = instance.appendingPathComponent(name).path
-                let tail = try Harness.runChecked(tool("tail"), ["-n", "2", path]).stdout
+                let tail = try await Harness.runChecked(tool("tail"), ["-n", "2", path]).stdout
                 #expect(text.split(separator: "\n").count <= 2, "\(name): \(text)")
                 #expect(text == tail, "\(name) is not the end of the file on disk")
             }

@@ -225,9 +225,8 @@ struct PullLoopTests {
             try await Harness.waitUntil("the job to finish") { (try? await server.allFinished(["listed"])) ?? false }
             #expect((try await server.result("listed"))["status"] as? String == "succeeded")
             process.terminate()
-            let stderr = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(3000))")
+            let run = await AgentRun.finish(process, pipe)
+            #expect(run.status == 0, "stderr: \(run.stderr.suffix(3000))")
         }
     }
 
@@ -247,9 +246,7 @@ struct PullLoopTests {
                 config: try workspace.config(url: server.url), key: server.key, drain: true)
             try await Harness.waitUntil("the job to start") { FileManager.default.fileExists(atPath: marker) }
             try await server.admin("POST", "/admin/jobs/once/redeliver", ["sameAttempt": true])
-            _ = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(await AgentRun.finish(process, pipe).status == 0)
             #expect(try String(contentsOfFile: counter, encoding: .utf8) == "run\n")
             let state = try await server.job("once")
             #expect(state["deliveries"] as? Int == 2)
@@ -302,9 +299,8 @@ struct PullLoopTests {
                 config: try workspace.config(url: server.url), key: server.key, drain: false)
             try await Harness.waitUntil("the job to start") { FileManager.default.fileExists(atPath: marker) }
             process.terminate()
-            let stderr = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "stderr: \(stderr)")
+            let run = await AgentRun.finish(process, pipe)
+            #expect(run.status == 0, "stderr: \(run.stderr)")
             let result = try await server.result("slow")
             #expect(result["status"] as? String == "succeeded")
             #expect(result["stdout"] as? String == "finished\n")

@@ -203,16 +203,26 @@ struct AgentRun {
     ) async throws -> AgentRun {
         let (process, pipe) = try start(
             config: config, key: key, drain: true, environment: environment, wrapper: wrapper)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return AgentRun(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+        return await finish(process, pipe)
+    }
+
+    /// Reads a started agent's stderr to its end and waits for its exit, off the cooperative pool.
+    static func finish(_ process: Process, _ pipe: Pipe) async -> AgentRun {
+        let handle = pipe.fileHandleForReading
+        return await Harness.offPool {
+            let data = handle.readDataToEndOfFile()
+            process.waitUntilExit()
+            return AgentRun(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+        }
     }
 
     /// `--check-config`: the status, and what it printed (the report goes to stdout).
-    static func checkConfig(config: URL, key: String?, environment: [String: String] = [:]) throws -> AgentRun {
+    static func checkConfig(config: URL, key: String?, environment: [String: String] = [:]) async throws
+        -> AgentRun
+    {
         let process = makeProcess(
             config: config, key: key, drain: false, environment: environment, arguments: ["--check-config"])
-        let output = try Harness.capture(process)
+        let output = try await Harness.capture(process)
         return AgentRun(status: output.status, stderr: output.stderr, stdout: output.stdout)
     }
 }

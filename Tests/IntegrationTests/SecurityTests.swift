@@ -303,7 +303,7 @@ struct SecurityTests {
 
         var waiting: [String: String] = [:]
         try await Harness.waitUntil("approvals list to show all three commands", timeout: .seconds(15)) {
-            let list = try approvals(["list"], config: config)
+            let list = try await approvals(["list"], config: config)
             waiting = [:]
             for line in list.stdout.split(separator: "\n") {
                 let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -328,12 +328,12 @@ struct SecurityTests {
         }
         #expect(renewed, "the lease of a job waiting for approval must be kept alive: \(agent.stderrTail())")
 
-        let approve = try approvals(["approve", "a1"], config: config)
+        let approve = try await approvals(["approve", "a1"], config: config)
         #expect(approve.status == 0, "\(approve.both)")
         #expect(approve.stdout == "approved a1\n", "\(approve.both)")
-        let deny = try approvals(["deny", "d1"], config: config)
+        let deny = try await approvals(["deny", "d1"], config: config)
         #expect(deny.status == 0, "\(deny.both)")
-        let unknown = try approvals(["approve", "nope"], config: config)
+        let unknown = try await approvals(["approve", "nope"], config: config)
         #expect(unknown.status == 2, "\(unknown.both)")
         #expect(unknown.stderr.contains("nope"), "\(unknown.both)")
 
@@ -362,7 +362,7 @@ struct SecurityTests {
             let state = try await server.job(id)
             #expect(state["deliveries"] as? Int == 1 && state["attempt"] as? Int == 1, "\(id) lost its lease: \(state)")
         }
-        let after = try approvals(["list"], config: config)
+        let after = try await approvals(["list"], config: config)
         #expect(after.stdout == "no command waits for approval\n", "\(after.both)")
 
         agent.send(SIGTERM)
@@ -392,7 +392,7 @@ struct SecurityTests {
 
             // Every address localhost resolves to must be listed, and only 127.0.0.1 is. Whether
             // this host also gives ::1 varies, so either outcome passes, each only in its own form.
-            let getent = (try? Harness.run("/usr/bin/getent", ["ahosts", "localhost"]))?.stdout ?? "(no getent)"
+            let getent = (try? await Harness.run("/usr/bin/getent", ["ahosts", "localhost"]))?.stdout ?? "(no getent)"
             try await server.enqueue([["id": "list-localhost", "type": "list_vms"]])
             let byName = try workspace.config(
                 url: "http://localhost:\(server.port)",
@@ -473,14 +473,14 @@ struct SecurityTests {
         // --check-config with the key in the configuration file itself.
         let withKey = try workspace.config(url: server.url, extra: ["controlPlaneApiKey": key])
         chmod(withKey.path, 0o600)
-        let checked = try AgentRun.checkConfig(config: withKey, key: nil)
+        let checked = try await AgentRun.checkConfig(config: withKey, key: nil)
         #expect(checked.status == 0, "\(checked.stderr)")
         #expect(checked.stdout.contains("[REDACTED]"), "\(checked.stdout)")
 
         // Usage errors echo arguments back; the key must not be among them.
-        let bogus = try agentCommand(["--api-key", key, "--bogus-flag"])
+        let bogus = try await agentCommand(["--api-key", key, "--bogus-flag"])
         #expect(bogus.status == 2)
-        let extra = try agentCommand(["--api-key", key, key])
+        let extra = try await agentCommand(["--api-key", key, key])
         #expect(extra.status == 2)
 
         let hex = String(key.dropFirst("sk-live-".count))
@@ -547,15 +547,15 @@ private func requestCounts(_ server: ReferenceServer) async throws -> [String: I
 }
 
 /// `limahost-agent ARGUMENTS` with nothing from the test's environment but PATH.
-private func agentCommand(_ arguments: [String]) throws -> ProcessOutput {
-    try Harness.run(
+private func agentCommand(_ arguments: [String]) async throws -> ProcessOutput {
+    try await Harness.run(
         Harness.binDir.appendingPathComponent("limahost-agent").path, arguments,
         environment: ["PATH": "/usr/local/bin:/usr/bin:/bin"])
 }
 
 /// `limahost-agent approvals ARGUMENTS --config CONFIG`.
-private func approvals(_ arguments: [String], config: URL) throws -> ProcessOutput {
-    try agentCommand(["approvals"] + arguments + ["--config", config.path])
+private func approvals(_ arguments: [String], config: URL) async throws -> ProcessOutput {
+    try await agentCommand(["approvals"] + arguments + ["--config", config.path])
 }
 
 private func expectRejectedResult(

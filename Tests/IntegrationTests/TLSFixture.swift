@@ -29,8 +29,13 @@ extension Harness {
         }
     }
 
-    /// Runs `process` to its end with stdout and stderr in scratch files (no pipe can fill up).
-    static func capture(_ process: Process) throws -> ProcessOutput {
+    /// Runs `process` to its end with stdout and stderr in scratch files (no pipe can fill up),
+    /// waiting off the cooperative pool.
+    static func capture(_ process: Process) async throws -> ProcessOutput {
+        try await offPool { try captureBlocking(process) }
+    }
+
+    private static func captureBlocking(_ process: Process) throws -> ProcessOutput {
         let fm = FileManager.default
         let base = fm.temporaryDirectory.appendingPathComponent("limahost-out-\(UUID().uuidString.prefix(8))")
         let outFile = base.appendingPathExtension("stdout")
@@ -62,21 +67,21 @@ extension Harness {
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         in directory: URL? = nil
-    ) throws -> ProcessOutput {
+    ) async throws -> ProcessOutput {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = directory }
-        return try capture(process)
+        return try await capture(process)
     }
 
     /// Like `run`, but a non-zero exit is an error naming the command and its output.
     @discardableResult
-    static func runChecked(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws
+    static func runChecked(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws
         -> ProcessOutput
     {
-        let output = try run(executable, arguments, in: directory)
+        let output = try await run(executable, arguments, in: directory)
         guard output.status == 0 else {
             throw HarnessError(
                 "\(([executable] + arguments).joined(separator: " ")) exited \(output.status): \(output.both)")
@@ -188,7 +193,7 @@ struct TLSFixture {
         ]
     }
 
-    init(workspace: Workspace) throws {
+    init(workspace: Workspace) async throws {
         try Harness.requireExecutable(Harness.openssl, package: "openssl")
         try Harness.requireExecutable(Harness.unshare, package: "util-linux")
         try Harness.requireExecutable("/bin/mount", package: "mount")
@@ -197,7 +202,7 @@ struct TLSFixture {
         root = workspace.root.appendingPathComponent("root")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = Harness.openssl
-        try Harness.runChecked(
+        try await Harness.runChecked(
             openssl,
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
@@ -206,13 +211,13 @@ struct TLSFixture {
             ], in: directory)
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
             .write(to: directory.appendingPathComponent("server.ext"), atomically: true, encoding: .utf8)
-        try Harness.runChecked(
+        try await Harness.runChecked(
             openssl,
             [
                 "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
                 "-subj", "/CN=localhost",
             ], in: directory)
-        try Harness.runChecked(
+        try await Harness.runChecked(
             openssl,
             [
                 "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
@@ -220,18 +225,18 @@ struct TLSFixture {
             ], in: directory)
 
         let script = Harness.packageRoot.appendingPathComponent("deploy/install-ca.sh").path
-        try Harness.runChecked(script, ["--root", root.path, caCertificate.path])
+        try await Harness.runChecked(script, ["--root", root.path, caCertificate.path])
 
         // The scratch store trusts the server, the real one does not, and the wrapper shows the
         // agent the scratch store: otherwise the tests below would prove nothing.
         let bundle = certsDir.appendingPathComponent("ca-certificates.crt").path
-        try Harness.runChecked(openssl, ["verify", "-CAfile", bundle, serverCertificate.path])
+        try await Harness.runChecked(openssl, ["verify", "-CAfile", bundle, serverCertificate.path])
         let systemBundle = "/etc/ssl/certs/ca-certificates.crt"
-        let real = try Harness.run(openssl, ["verify", "-CAfile", systemBundle, serverCertificate.path])
+        let real = try await Harness.run(openssl, ["verify", "-CAfile", systemBundle, serverCertificate.path])
         guard real.status != 0 else {
             throw HarnessError("the real system store already trusts the test CA: \(real.both)")
         }
-        let inside = try Harness.run(
+        let inside = try await Harness.run(
             trustWrapper[0],
             Array(trustWrapper.dropFirst()) + [openssl, "verify", "-CAfile", systemBundle, serverCertificate.path])
         guard inside.status == 0 else {

@@ -16,7 +16,7 @@ struct TransportTests {
     @Test("Over HTTPS with the private CA installed through deploy/install-ca.sh, --drain runs every job")
     func httpsWithInstalledCA() async throws {
         try await Harness.withControlPlane { workspace, server in
-            let tls = try TLSFixture(workspace: workspace)
+            let tls = try await TLSFixture(workspace: workspace)
             let nginx = try await NginxProxy.start(workspace: workspace, tls: tls, upstreamPort: server.port)
             defer { nginx.stop() }
 
@@ -47,7 +47,7 @@ struct TransportTests {
     @Test("An untrusted certificate is refused, and the error says how to install the CA")
     func untrustedCertificateIsRefused() async throws {
         try await Harness.withControlPlane { workspace, server in
-            let tls = try TLSFixture(workspace: workspace)
+            let tls = try await TLSFixture(workspace: workspace)
             let nginx = try await NginxProxy.start(workspace: workspace, tls: tls, upstreamPort: server.port)
             defer { nginx.stop() }
             try await server.enqueue([["id": "never", "type": "list_vms"]])
@@ -73,7 +73,7 @@ struct TransportTests {
     @Test("Through a CONNECT proxy (tinyproxy) from https_proxy")
     func throughConnectProxy() async throws {
         try await Harness.withControlPlane { workspace, server in
-            let tls = try TLSFixture(workspace: workspace)
+            let tls = try await TLSFixture(workspace: workspace)
             let nginx = try await NginxProxy.start(workspace: workspace, tls: tls, upstreamPort: server.port)
             defer { nginx.stop() }
             let proxy = try await TinyProxy.start(workspace: workspace)
@@ -106,7 +106,7 @@ struct TransportTests {
         defer { workspace.tearDown() }
         let url = "http://192.0.2.10:8080"
 
-        let refused = try AgentRun.checkConfig(config: try workspace.config(url: url), key: "it-key")
+        let refused = try await AgentRun.checkConfig(config: try workspace.config(url: url), key: "it-key")
         #expect(refused.status == 2, "stdout: \(refused.stdout)\nstderr: \(refused.stderr)")
         let problems = (refused.stdout + refused.stderr).split(separator: "\n").filter {
             $0.contains("error") && $0.contains("controlPlaneUrl")
@@ -114,7 +114,7 @@ struct TransportTests {
         #expect(!problems.isEmpty, "stdout: \(refused.stdout)\nstderr: \(refused.stderr)")
         #expect(problems.contains { $0.contains("allowInsecureHttp") }, "problems: \(problems)")
 
-        let allowed = try AgentRun.checkConfig(
+        let allowed = try await AgentRun.checkConfig(
             config: try workspace.config(url: url, extra: ["security": ["allowInsecureHttp": true]]), key: "it-key")
         #expect(allowed.status == 0, "stdout: \(allowed.stdout)\nstderr: \(allowed.stderr)")
         let remaining = (allowed.stdout + allowed.stderr).split(separator: "\n").filter {

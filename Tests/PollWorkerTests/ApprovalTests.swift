@@ -45,7 +45,7 @@ private func waitForPending(_ store: StateStore) async throws -> [ApprovalReques
     let deadline = ContinuousClock.now.advanced(by: .seconds(10))
     var pending = try store.pendingApprovals()
     while pending.isEmpty && ContinuousClock.now < deadline {
-        await Task.yield()
+        try await Task.sleep(for: .milliseconds(5))
         pending = try store.pendingApprovals()
     }
     return pending
