@@ -55,9 +55,17 @@ extension JSONValue: Codable {
     /// a thrown `DecodingError` with its context built, and objects and strings are what
     /// job and result JSON is made of (the old scalar-first order threw five times per object).
     public init(from decoder: any Decoder) throws {
+        // Most values in a job are strings, then numbers: try those first. Every failed
+        // attempt throws (and describes) a DecodingError, which showed on the pickup path.
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .int(value)
         } else if let object = try? decoder.container(keyedBy: AnyCodingKey.self) {
             var values: [String: JSONValue] = [:]
             values.reserveCapacity(object.allKeys.count)
@@ -68,12 +76,6 @@ extension JSONValue: Codable {
             if let count = array.count { values.reserveCapacity(count) }
             while !array.isAtEnd { values.append(try array.decode(JSONValue.self)) }
             self = .array(values)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .int(value)
         } else {
             self = .double(try container.decode(Double.self))
         }

@@ -97,6 +97,19 @@ struct JSONValueTests {
         #expect(try value.decode(as: VMInfo.self) == Example.vmInfoValue)
     }
 
+    @Test("Every JSON kind decodes to its own case, nested too (booleans stay booleans, integers integers)")
+    func decodesEveryKind() throws {
+        let text = #"{"t":true,"f":false,"i":1,"n":-2,"d":1.5,"s":"x","z":null,"a":[0,"1",{"b":true}],"o":{}}"#
+        let value = try WireJSON.decoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(
+            value
+                == .object([
+                    "t": .bool(true), "f": .bool(false), "i": .int(1), "n": .int(-2), "d": .double(1.5),
+                    "s": .string("x"), "z": .null,
+                    "a": .array([.int(0), .string("1"), .object(["b": .bool(true)])]), "o": .object([:]),
+                ]))
+    }
+
     @Test("Validation messages describe values briefly")
     func shortDescriptions() {
         #expect(JSONValue.string("two").shortDescription == "\"two\"")
