@@ -193,6 +193,8 @@ public final class StateStore: Sendable {
 
     /// What the journal holds for (jobId, attempt), or nil.
     public func entry(_ ref: JobRef) throws(StoreError) -> Entry? {
+        // A newly claimed job (the set is current and has no such ref): no read at all.
+        if keys.withLock({ !$0.needsFill && !$0.mayHold(ref) }) { return nil }
         let row = try read("look up a job") { db -> Row? in
             if keys.withLock({ $0.needsFill }) {
                 let refs = try Row.fetchAll(db, sql: "SELECT job_id, attempt FROM journal").map { row in
