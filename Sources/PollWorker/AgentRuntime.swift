@@ -60,9 +60,14 @@ public struct AgentRuntime: Sendable {
         let leaseBell = Doorbell()
         // A command that waits for an operator's approval must not be journaled as started.
         let approving = config.security.requireCommandApproval
+        let (work, workContinuation) = AsyncStream.makeStream(of: Job.self)
         let book = JobBook(
             maxConcurrent: config.maxConcurrentOperations, store: store, bells: [pollerBell, reporterBell, leaseBell],
-            logger: logger, startsEarly: { job in !(approving && ApprovalGate.applies(to: job)) })
+            logger: logger, startsEarly: { job in !(approving && ApprovalGate.applies(to: job)) },
+            handOff: { job in
+                if case .enqueued = workContinuation.yield(job) { return true }
+                return false
+            })
         let recovery: StoreRecovery
         do throws(StoreError) {
             recovery = try store.recover(now: Date())
@@ -75,7 +80,6 @@ public struct AgentRuntime: Sendable {
         let runtime = self
         let registrar = Registrar(
             controlPlane: controlPlane, registration: { await runtime.registration() }, logger: logger)
-        let (work, workContinuation) = AsyncStream.makeStream(of: Job.self)
         for job in resumed { workContinuation.yield(job) }
         let executor = JobExecutor(limactl: limactl, config: config, logger: logger)
         let firstReport = Latch(open: recovery.pending.isEmpty)

@@ -56,12 +56,21 @@ public actor JobBook {
     /// Whether a job may start early: journaled as started on admission, when nothing
     /// (its VM's queue, an operator's approval) would hold it back.
     private let startsEarly: @Sendable (Job) -> Bool
+    /// Where an early start goes before its claim is written (the runner's queue; false
+    /// when it is closed), so its first child gets ready during that write and its
+    /// fsync. Nil: jobs reach the runner through the poller, after admission.
+    private let handOff: (@Sendable (Job) -> Bool)?
+    /// Early starts handed off that the runner has not picked up yet (`takeHandOff`).
+    private nonisolated let handedOff = Locked<Set<JobRef>>([])
 
     public init(
         maxConcurrent: Int, store: StateStore, bells: [Doorbell], logger: Logger,
-        now: @escaping @Sendable () -> Date = Date.init, startsEarly: @escaping @Sendable (Job) -> Bool = { _ in false }
+        now: @escaping @Sendable () -> Date = Date.init,
+        startsEarly: @escaping @Sendable (Job) -> Bool = { _ in false },
+        handOff: (@Sendable (Job) -> Bool)? = nil
     ) {
         self.startsEarly = startsEarly
+        self.handOff = handOff
         self.maxConcurrent = maxConcurrent
         self.store = store
         self.bells = bells
@@ -110,6 +119,7 @@ public actor JobBook {
         var seen: Set<JobRef> = []
         var resent: [JobRef] = []
         let early: Set<JobRef>
+        var handed: Set<JobRef> = []
         do throws(StoreError) {
             for decoding in decodings {
                 let ref: JobRef
@@ -126,6 +136,7 @@ public actor JobBook {
                 }
             }
             early = earlyStarts(toRun)
+            handed = handOffEarly(toRun, early)
             if !toRun.isEmpty || !rejected.isEmpty {
                 try store.journalClaimed(toRun, started: early, rejected: rejected, at: date)
             }
@@ -150,7 +161,31 @@ public actor JobBook {
         // Only a change rings: an empty claim reply ringing the poller's own bell made a
         // `--drain` agent with a job running claim again at once, in a loop.
         if !toRun.isEmpty || !rejected.isEmpty || !resent.isEmpty { ringAll() }
-        return Admission(jobs: toRun, answered: resent.count + rejected.count)
+        return Admission(jobs: toRun, answered: resent.count + rejected.count, handedOff: handed)
+    }
+
+    /// Hands the early starts to the runner before their claim is written. Safe because
+    /// the runner lets nothing exec before `takeTurn` confirms the job and its start's
+    /// flush ends; if the write fails, no entry is held and `takeTurn` says no.
+    private func handOffEarly(_ jobs: [Job], _ early: Set<JobRef>) -> Set<JobRef> {
+        guard let handOff, !early.isEmpty else { return [] }
+        var handed: Set<JobRef> = []
+        for job in jobs where early.contains(job.ref) {
+            // Marked before the runner can see the job.
+            handedOff.withLock { _ = $0.insert(job.ref) }
+            if handOff(job) {
+                handed.insert(job.ref)
+            } else {
+                handedOff.withLock { _ = $0.remove(job.ref) }
+            }
+        }
+        return handed
+    }
+
+    /// Whether the job came from `admit`'s hand-off (an early start the runner may get
+    /// ready before `takeTurn`); true once per job.
+    nonisolated func takeHandOff(_ ref: JobRef) -> Bool {
+        handedOff.withLock { $0.remove(ref) != nil }
     }
 
     /// The jobs among `jobs` that start on admission: VM-less, or first for a VM nothing
@@ -167,9 +202,11 @@ public actor JobBook {
 
     /// What a claim reply brought: jobs to run, and how many deliveries were
     /// answered with a result instead (rejections, stored results sent again).
+    /// `handedOff`: the jobs among `jobs` the runner has already (early starts).
     public struct Admission: Sendable, Equatable {
         public var jobs: [Job]
         public var answered: Int
+        public var handedOff: Set<JobRef> = []
     }
 
     /// Whether (id, attempt) is held already or has a stored result; an accepted

@@ -61,14 +61,28 @@ public struct JobRunner: Service {
                 return
             }
         }
-        guard let turn = await book.takeTurn(job.ref) else { return }
         let live = liveOutput(job)
+        // An early start handed over before its claim was written: its first child gets
+        // ready during that write, and waits at the gate until the book confirms the job.
+        var gate: StartGate?
+        var prepared: Task<JobResult, Never>?
+        if book.takeHandOff(job.ref), Self.gates(job), let early = StartGate() {
+            gate = early
+            prepared = execute(job, gate: early, live: live)
+        }
+        guard let turn = await book.takeTurn(job.ref) else {
+            // The claim could not be written, or the job was stopped: nothing execs.
+            gate?.open(false)
+            prepared?.cancel()
+            _ = await prepared?.value
+            return
+        }
         // The start is journaled (an fsync) while the job's first child gets ready, or was
         // on admission (an early start); that child execs only once the start is on disk.
         // Backups and restores touch files themselves before any child, so they journal first.
-        let gate = Self.gates(job) ? StartGate() : nil
+        if prepared == nil { gate = Self.gates(job) ? StartGate() : nil }
         if gate == nil, !(await book.journalStart(job.ref, turn)) { return }
-        let execution = Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }
+        let execution = prepared ?? execute(job, gate: gate, live: live)
         if let gate {
             // An early start's gate opens on the syncer's thread as its flush ends, without
             // waiting for this task to be scheduled again.
@@ -103,5 +117,10 @@ public struct JobRunner: Service {
         live?.finish()
         await book.finish(result)
         await operations?.record(result)
+    }
+
+    /// The job's execution, its first child behind `gate`.
+    private func execute(_ job: Job, gate: StartGate?, live: LiveOutput?) -> Task<JobResult, Never> {
+        Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }
     }
 }

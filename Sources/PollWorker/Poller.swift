@@ -126,7 +126,7 @@ public struct Poller: Service {
                     logger.debug(
                         "claimed jobs", metadata: ["count": "\(reply.jobs.count)", "runnable": "\(jobs.count)"])
                 }
-                for job in jobs { work.yield(job) }
+                for job in jobs where !admission.handedOff.contains(job.ref) { work.yield(job) }
                 if !reply.jobs.isEmpty && jobs.isEmpty && admission.answered == 0 {
                     // Only jobs already held or dropped: a control plane that keeps
                     // handing them out must not make this a busy loop.

@@ -135,3 +135,82 @@ struct JobBookEarlyStartTests {
         #expect(await book.pendingResults(limit: 10).map(\.ref) == [job.ref])
     }
 }
+
+/// Early starts handed to the runner before their claim is written (`handOff`).
+@Suite("JobBook: early starts handed to the runner before the claim's write")
+struct JobBookHandOffTests {
+    /// What the hand-off saw: the job, and whether the journal had a row for it then.
+    private struct HandOff: Sendable, Equatable {
+        var ref: JobRef
+        var journaled: Bool
+    }
+
+    private func book(_ store: StateStore, seen: Collected<HandOff>, accept: Bool = true) -> JobBook {
+        JobBook(
+            maxConcurrent: 4, store: store, bells: [], logger: testLogger, now: { fixedNow },
+            startsEarly: { _ in true },
+            handOff: { job in
+                seen.append(HandOff(ref: job.ref, journaled: (try? store.entry(job.ref)) != nil))
+                return accept
+            })
+    }
+
+    @Test("Early starts reach the runner before their claim is written, once; the rest wait for the poller")
+    func handsOffBeforeTheWrite() async throws {
+        let store = try makeStore()
+        let seen = Collected<HandOff>()
+        let book = book(store, seen: seen)
+        let first = makeJob("job-1", vm: "a")
+        let second = makeJob("job-2", vm: "a")
+        let listing = makeJob("job-3", vm: nil)
+        let admission = try await book.admit([.valid(first), .valid(second), .valid(listing)])
+        #expect(admission.jobs == [first, second, listing])
+        #expect(admission.handedOff == [first.ref, listing.ref])
+        #expect(seen.all == [HandOff(ref: first.ref, journaled: false), HandOff(ref: listing.ref, journaled: false)])
+        // Written by the time admission returns, as started.
+        #expect(try store.entry(first.ref) == .started)
+        #expect(try store.entry(second.ref) == .claimed)
+        #expect(book.takeHandOff(first.ref))
+        #expect(!book.takeHandOff(first.ref))
+        #expect(!book.takeHandOff(second.ref))
+        let turn = try #require(await book.takeTurn(first.ref))
+        guard case .journaled = turn else {
+            Issue.record("expected an early start, got \(turn)")
+            return
+        }
+        #expect(await book.journalStart(first.ref, turn))
+    }
+
+    @Test("A job the runner's queue refuses (it has closed) is left to the poller")
+    func refusedHandOff() async throws {
+        let store = try makeStore()
+        let seen = Collected<HandOff>()
+        let book = book(store, seen: seen, accept: false)
+        let job = makeJob("job-1", vm: nil)
+        let admission = try await book.admit([.valid(job)])
+        #expect(seen.all.map(\.ref) == [job.ref])
+        #expect(admission.handedOff.isEmpty)
+        #expect(admission.jobs == [job])
+        #expect(!book.takeHandOff(job.ref))
+    }
+
+    @Test("When the claim cannot be written after the hand-off, the runner's takeTurn says no and nothing is held")
+    func failedWriteAfterHandOff() async throws {
+        let store = try makeStore()
+        let seen = Collected<HandOff>()
+        let book = book(store, seen: seen)
+        try await store.database.write { db in
+            try db.execute(
+                sql: "CREATE TRIGGER refuse_claim BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        }
+        let job = makeJob("job-1", vm: "a")
+        await #expect(throws: StoreError.self) { try await book.admit([.valid(job)]) }
+        // The runner had it already: it learns here not to let the child exec.
+        #expect(seen.all.map(\.ref) == [job.ref])
+        #expect(book.takeHandOff(job.ref))
+        #expect(await book.takeTurn(job.ref) == nil)
+        #expect(try store.entry(job.ref) == nil)
+        #expect(await book.heldRefs.isEmpty)
+        #expect(await book.capacity == 4)
+    }
+}
