@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import Synchronization
 
@@ -80,6 +81,9 @@ final class JournalSyncer: Sendable {
             progress.withLock { $0.begun -= 1 }
             flush.complete(error)
         }
+        // While the queue's thread wakes up, the data starts for the disk from this one:
+        // the fdatasync then mostly waits for it and flushes the disk's cache.
+        _ = limahost_start_writeback(walPath)
         return flush
     }
 

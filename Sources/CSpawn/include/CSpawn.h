@@ -29,4 +29,9 @@ int limahost_pipe(int fds[2]);
 /// A non-blocking, close-on-exec eventfd, or -1 with errno set.
 int limahost_eventfd(void);
 
+/// Starts writing back the dirty pages of the file at `path` without waiting
+/// (sync_file_range with SYNC_FILE_RANGE_WRITE): a later fdatasync then finds the
+/// data on its way. Durability still comes from that fdatasync. 0 or an errno value.
+int limahost_start_writeback(const char *path);
+
 #endif
