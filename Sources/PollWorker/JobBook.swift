@@ -145,7 +145,7 @@ public actor JobBook {
             if !resent.isEmpty { unheldResults = true }
             throw error
         }
-        let flush = early.isEmpty ? nil : store.syncer.begin()
+        let flush = early.isEmpty ? nil : store.syncer.begin(startingWriteback: true)
         for ref in resent { holdFinished(ref) }
         for result in rejected {
             holdFinished(result.ref)

@@ -69,7 +69,8 @@ final class JournalSyncer: Sendable {
     /// Starts a flush covering every write committed so far, on the queue, and returns at
     /// once: an early start (`JobBook.admit`) is made durable while its job gets ready,
     /// and a `sync` that finds a flush under way waits here for the next one.
-    func begin() -> JournalFlush {
+    /// `startingWriteback`: also start the WAL's writeback on the calling thread.
+    func begin(startingWriteback: Bool = false) -> JournalFlush {
         let ticket = progress.withLock { progress in
             progress.requested += 1
             progress.begun += 1
@@ -82,8 +83,10 @@ final class JournalSyncer: Sendable {
             flush.complete(error)
         }
         // While the queue's thread wakes up, the data starts for the disk from this one:
-        // the fdatasync then mostly waits for it and flushes the disk's cache.
-        _ = limahost_start_writeback(walPath)
+        // the fdatasync then mostly waits for it and flushes the disk's cache. Only on
+        // the pickup path: under load, a kick per queued flush is one more disk request
+        // each, for flushes that start soon anyway.
+        if startingWriteback { _ = limahost_start_writeback(walPath) }
         return flush
     }
 
