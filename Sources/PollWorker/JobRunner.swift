@@ -61,12 +61,13 @@ public struct JobRunner: Service {
                 return
             }
         }
-        let live = liveOutput(job)
         // An early start handed over before its claim was written: its first child gets
         // ready during that write, and waits at the gate until the book confirms the job.
+        var live: LiveOutput?
         var gate: StartGate?
         var prepared: Task<JobResult, Never>?
         if book.takeHandOff(job.ref), Self.gates(job), let early = StartGate() {
+            live = liveOutput(job)
             gate = early
             prepared = execute(job, gate: early, live: live)
         }
@@ -80,7 +81,10 @@ public struct JobRunner: Service {
         // The start is journaled (an fsync) while the job's first child gets ready, or was
         // on admission (an early start); that child execs only once the start is on disk.
         // Backups and restores touch files themselves before any child, so they journal first.
-        if prepared == nil { gate = Self.gates(job) ? StartGate() : nil }
+        if prepared == nil {
+            live = liveOutput(job)
+            gate = Self.gates(job) ? StartGate() : nil
+        }
         if gate == nil, !(await book.journalStart(job.ref, turn)) { return }
         let execution = prepared ?? execute(job, gate: gate, live: live)
         if let gate {
