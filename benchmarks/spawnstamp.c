@@ -40,20 +40,6 @@ static int format_line(char *line, long long ns, int argc, char **argv) {
     return used;
 }
 
-/* The value of NAME in envp, or NULL. */
-static const char *find_env(char **envp, const char *name) {
-    for (; *envp != NULL; envp++) {
-        const char *entry = *envp;
-        const char *want = name;
-        while (*want != '\0' && *entry == *want) {
-            entry++;
-            want++;
-        }
-        if (*want == '\0' && *entry == '=') return entry + 1;
-    }
-    return NULL;
-}
-
 #if defined(STAMP_IN_MAIN) || !defined(__x86_64__)
 
 #include <stdio.h>
@@ -89,6 +75,20 @@ int main(int argc, char **argv) {
 }
 
 #else
+
+/* The value of NAME in envp, or NULL. */
+static const char *find_env(char **envp, const char *name) {
+    for (; *envp != NULL; envp++) {
+        const char *entry = *envp;
+        const char *want = name;
+        while (*want != '\0' && *entry == *want) {
+            entry++;
+            want++;
+        }
+        if (*want == '\0' && *entry == '=') return entry + 1;
+    }
+    return NULL;
+}
 
 static long sys3(long number, long a, long b, long c) {
     long result;

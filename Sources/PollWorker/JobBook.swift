@@ -417,8 +417,9 @@ public actor JobBook {
             finish(cancelled(ref, type: entry.type, reason))
             if let waiter = turnWaiters.removeValue(forKey: ref) { waiter.resume() }
         case .running where entry.startFlush != nil:
-            // Started early and not yet taken by the runner: it ends here, without a child,
-            // even if the runner never comes for it (a shutdown's hard stop).
+            // Started early and not yet taken by the runner: it ends here, even if the runner
+            // never comes for it (a shutdown's hard stop). A child already set up for it (a
+            // hand-off) is refused at the gate when `takeTurn` then says no.
             finish(cancelled(ref, type: entry.type, reason))
         case .running:
             entry.canceller?()
