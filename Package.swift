@@ -29,12 +29,15 @@ let package = Package(
         .target(name: "Models", swiftSettings: strict),
         // Starts a child process (as another user) with raw system calls: C, no helper program.
         .target(name: "CSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
+        // Runs Swift concurrency's global executor on parked threads of ours (C: the runtime's hooks).
+        .target(name: "CExecutor", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
         // The agent's core as a library: configuration, client, executor, services.
         .target(
             name: "PollWorker",
             dependencies: [
                 "Models",
                 "CSpawn",
+                "CExecutor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Models
@@ -51,8 +52,25 @@ public final class HTTPControlPlane: ControlPlane {
         configuration.httpCookieAcceptPolicy = .never
         configuration.timeoutIntervalForRequest = requestTimeout
         configuration.httpMaximumConnectionsPerHost = 4
-        return URLSession(configuration: configuration)
+        return URLSession(configuration: configuration, delegate: nil, delegateQueue: completions())
     }
+
+    /// Where URLSession runs its completion handlers: a serial operation queue, as its
+    /// own default, but on a serial Dispatch queue of ours. The default's concurrent
+    /// backing queue targets Dispatch's global pool, whose first worker starts
+    /// Dispatch's worker monitor, a 1 Hz timer for the life of the process: a quarter
+    /// of the idle agent's CPU target (docs/performance.md). A serial queue targets
+    /// the overcommit pool, which no monitor watches.
+    private static func completions() -> OperationQueue {
+        let queue = OperationQueue()
+        queue.name = "limahost-agent.http-completions"
+        queue.maxConcurrentOperationCount = 1
+        queue.underlyingQueue = completionQueue
+        return queue
+    }
+
+    /// Held here: OperationQueue keeps its underlying queue `unowned(unsafe)`.
+    private static let completionQueue = DispatchQueue(label: "limahost-agent.http-completions")
 
     public func register(_ registration: Registration) async throws(ControlPlaneError) -> RegistrationReply {
         try await post("\(agentPath)/register", registration, timeout: Self.requestTimeout)

@@ -1,0 +1,32 @@
+import CExecutor
+
+/// Swift concurrency's global executor: Dispatch's by default, or a fixed pool of
+/// parked threads (CExecutor) that an idle agent does not wake.
+///
+/// With Dispatch, an idle agent wakes every second for Dispatch's worker monitor and
+/// makes threads anew for each burst of work (Dispatch ends a worker after 5 s idle).
+/// The pool keeps its threads and wakes only for a job or a due sleep.
+public enum GlobalExecutor {
+    /// `LIMAHOST_EXECUTOR=dispatch` keeps Dispatch's (a way back, and the benchmark's
+    /// comparison); anything else, or nothing, installs the pool with one thread per
+    /// active core, as many as Dispatch's cooperative queues would run at once.
+    /// Call it first thing in main, before any task starts. Returns whether the pool
+    /// runs the global executor.
+    @discardableResult
+    public static func install(environment: [String: String], cores: Int) -> Bool {
+        if environment["LIMAHOST_EXECUTOR"] == "dispatch" { return false }
+        return limahost_executor_install(Int32(clamping: max(1, cores))) { job in
+            if let job { PoolExecutor.run(job) }
+        } == 0
+    }
+
+    /// Jobs the pool has run since it was installed (0 under Dispatch).
+    public static var jobsRun: UInt64 { UInt64(limahost_executor_jobs_run()) }
+
+    /// Runs `operation` with the pool as its tasks' executor preference, so that their
+    /// sleeps are scheduled by the pool too (see PoolExecutor); as is, without the pool.
+    public static func run<T: Sendable>(installed: Bool, _ operation: () async -> T) async -> T {
+        guard installed else { return await operation() }
+        return await withTaskExecutorPreference(PoolExecutor.shared) { await operation() }
+    }
+}
