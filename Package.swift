@@ -31,6 +31,11 @@ let package = Package(
         .target(name: "CSpawn", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
         // Runs Swift concurrency's global executor on parked threads of ours (C: the runtime's hooks).
         .target(name: "CExecutor", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
+        // Stands in front of libcurl's socket callback for URLSession (a FoundationNetworking bug).
+        .target(
+            name: "CCurlSockets", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+            // Exported, so that FoundationNetworking's calls bind to it (and kept by --gc-sections).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=curl_multi_setopt"])]),
         // The agent's core as a library: configuration, client, executor, services.
         .target(
             name: "PollWorker",
@@ -38,6 +43,7 @@ let package = Package(
                 "Models",
                 "CSpawn",
                 "CExecutor",
+                "CCurlSockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

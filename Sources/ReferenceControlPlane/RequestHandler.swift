@@ -17,10 +17,12 @@ struct RequestHandler: HTTPHandler {
     let controlPlane: ControlPlane
     let apiKey: String
     let verbose: Bool
+    var closeConnections = false
 
     func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
         let started = Date()
-        let (response, fault) = await respond(to: request)
+        var (response, fault) = await respond(to: request)
+        if closeConnections { response.headers[.connection] = "close" }
         if verbose {
             let ms = Int(Date().timeIntervalSince(started) * 1000)
             var outcome = String(response.statusCode.code)

@@ -14,6 +14,8 @@ struct ServerOptions: Sendable {
     var pollWaitMs: Int?
     var metricsMs: Int?
     var verbose = false
+    /// `--close-connections`: every response says `Connection: close`.
+    var closeConnections = false
 
     /// The register reply: only the values set by flags, so `{}` by default.
     var registrationReply: RegistrationReply {

@@ -14,6 +14,7 @@ let usage = """
     usage: limahost-refcp [--host 127.0.0.1] [--port 0] --api-key KEY [--lease-ms 60000]
                           [--max-wait-ms 60000] [--port-file PATH] [--state-file PATH]
                           [--heartbeat-ms MS] [--poll-wait-ms MS] [--metrics-ms MS] [--verbose]
+                          [--close-connections]
 
     The REFERENCE control plane for limahost-agent: an in-memory job queue serving
     the agent API (/v1) and an admin API (/admin) over plain HTTP.
@@ -36,6 +37,8 @@ let usage = """
       --poll-wait-ms MS    pollWait to send in register replies
       --metrics-ms MS      metricsInterval to send in register replies
       --verbose            log one line per request to stderr
+      --close-connections  answer every request with `Connection: close`, so that each
+                           request comes on a new connection (tests, benchmarks)
       -h, --help           show this help
 
     Admin API (same bearer key):
@@ -114,6 +117,7 @@ func parseArguments(_ arguments: [String]) -> ServerOptions {
         case "--poll-wait-ms": options.pollWaitMs = milliseconds(minimum: 0)
         case "--metrics-ms": options.metricsMs = milliseconds(minimum: 1)
         case "--verbose" where inline == nil: options.verbose = true
+        case "--close-connections" where inline == nil: options.closeConnections = true
         default: fail("unknown argument \(argument)\n\n\(usage)")
         }
     }
@@ -160,7 +164,9 @@ let server = HTTPServer(
         // Bodies up to the limit are buffered and flushed, so an early error keeps the connection usable.
         sharedRequestReplaySize: RequestHandler.maxBodyBytes,
         logger: .disabled),
-    handler: RequestHandler(controlPlane: controlPlane, apiKey: options.apiKey, verbose: options.verbose))
+    handler: RequestHandler(
+        controlPlane: controlPlane, apiKey: options.apiKey, verbose: options.verbose,
+        closeConnections: options.closeConnections))
 
 // A signal ends every open wait (long polls answer `{"jobs": []}`) and, with --state-file,
 // saves the state while the server still answers (from then on it is frozen: 503), gives

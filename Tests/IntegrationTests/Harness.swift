@@ -132,10 +132,12 @@ final class Workspace: @unchecked Sendable {
 
 extension Harness {
     /// A scratch workspace and a reference control plane for one test, torn down after it.
-    static func withControlPlane(_ body: (Workspace, ReferenceServer) async throws -> Void) async throws {
+    static func withControlPlane(
+        serverArguments: [String] = [], _ body: (Workspace, ReferenceServer) async throws -> Void
+    ) async throws {
         let workspace = try Workspace()
         do {
-            let server = try await ReferenceServer(workspace: workspace)
+            let server = try await ReferenceServer(workspace: workspace, extraArguments: serverArguments)
             defer { server.stop() }
             try await body(workspace, server)
         } catch {

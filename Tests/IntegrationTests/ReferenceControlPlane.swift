@@ -20,17 +20,20 @@ final class ReferenceServer: @unchecked Sendable {
     private(set) var port: UInt16
     let leaseMs: Int
     let stateFile: URL?
+    /// More command-line flags (`--close-connections`).
+    let extraArguments: [String]
     private let workspace: Workspace
 
     init(
         workspace: Workspace, key: String = "it-key-\(UUID().uuidString.prefix(8))", leaseMs: Int = 60_000,
-        port: UInt16 = 0, stateFile: URL? = nil
+        port: UInt16 = 0, stateFile: URL? = nil, extraArguments: [String] = []
     ) async throws {
         self.workspace = workspace
         self.key = key
         self.leaseMs = leaseMs
         self.port = port
         self.stateFile = stateFile
+        self.extraArguments = extraArguments
         try await start()
     }
 
@@ -44,7 +47,7 @@ final class ReferenceServer: @unchecked Sendable {
             "--port", String(port), "--port-file", portFile.path, "--api-key", key, "--lease-ms", String(leaseMs),
         ]
         if let stateFile { arguments += ["--state-file", stateFile.path] }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
