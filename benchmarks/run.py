@@ -123,13 +123,13 @@ class Host:
 class ControlPlane:
     """The reference control plane on loopback, and a keep-alive admin client."""
 
-    def __init__(self, host, name):
+    def __init__(self, host, name, extra=()):
         self.host = host
         port_file = host.path(name + ".port")
         self.log_path = host.path(name + ".log")
         self.process = subprocess.Popen(
             [os.path.join(host.bin, "limahost-refcp"), "--port", "0", "--port-file", port_file, "--api-key", KEY,
-             "--lease-ms", "300000"],
+             "--lease-ms", "300000"] + list(extra),
             stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
@@ -538,32 +538,53 @@ def idle_window(agent, plane, seconds, settle):
     }
 
 
-def bench_idle(host, args, table):
-    # Idle: no job and no VM running, so its own empty Lima home. (With a VM running the
-    # agent samples every metricsInterval, 10 s: measured apart below.)
-    lima = host.path("idle-lima")
+def idle_run(host, name, seconds, settle, env=None, plane_flags=()):
+    """`idle_window` of a new agent with no job and no VM running (its own empty Lima home)."""
+    lima = host.path(name + "-lima")
     os.makedirs(lima)
     host.own(lima)
     overrides = dict({"vmDataDir": lima}, **json.loads(os.environ.get("BENCH_IDLE_CONFIG", "{}")))
-    plane = ControlPlane(host, "idle-cp")
-    agent = Agent(host, plane, "idle", **overrides)
+    plane = ControlPlane(host, name + "-cp", plane_flags)
+    agent = Agent(host, plane, name, env=env, **overrides)
     try:
-        w = idle_window(agent, plane, args.idle_seconds, args.idle_settle)
+        return idle_window(agent, plane, seconds, settle)
     finally:
         agent.stop()
         plane.stop()
+
+
+def cpu_text(w):
+    """An idle window's CPU, per hour, with how it was counted."""
+    how = ("%.3f s in %d s, counted in ns by its cgroup; 10 ms ticks: %.2f s" % (w["cpu"], round(w["elapsed"]), w["ticks"])
+           if w["precise"] else "%.2f s in %d s, 10 ms ticks" % (w["cpu"], round(w["elapsed"])))
+    return "%.2f s/h (%s)" % (w["cpu"] * 3600 / w["elapsed"], how)
+
+
+def bench_idle(host, args, table):
+    # Idle: no job and no VM running. (With a VM running the agent samples every
+    # metricsInterval, 10 s: measured apart below.)
+    w = idle_run(host, "idle", args.idle_seconds, args.idle_settle)
     per_hour = w["cpu"] * 3600 / w["elapsed"]
     table.add("Idle %d s, no job, no VM running: private memory (RssAnon), max (target ≤ 8 MiB)" % round(w["elapsed"]),
               "%.1f MiB" % (w["anon"] / MiB), ok=w["anon"] <= 8 * MiB)
     table.add("  total RSS, max (RssFile: shared library pages)",
               "%.1f MiB (%.1f MiB)" % (w["rss"] / MiB, w["file"] / MiB))
-    how = ("%.3f s in %d s, counted in ns by its cgroup; 10 ms ticks: %.2f s" % (w["cpu"], round(w["elapsed"]), w["ticks"])
-           if w["precise"] else "%.2f s in %d s, 10 ms ticks" % (w["cpu"], round(w["elapsed"])))
-    table.add("  CPU, extrapolated to an hour (target ≤ 1 s)", "%.2f s/h (%s)" % (per_hour, how), ok=per_hour <= 1.0)
+    table.add("  CPU, extrapolated to an hour (target ≤ 1 s)", cpu_text(w), ok=per_hour <= 1.0)
     table.add("  CPU of its limactl children (a list when the Lima home changed), per hour",
               "%.2f s/h (%.2f s)" % (w["children"] * 3600 / w["elapsed"], w["children"]))
     table.add("  requests in the idle window (claims, reports) / threads at the end",
               "%d, %d / %d" % (w["claims"], w["reports"], w["threads"]))
+
+    # The same agent with Dispatch as Swift's executor (LIMAHOST_EXECUTOR=dispatch): the
+    # figure before the agent ran its tasks on threads of its own.
+    w = idle_run(host, "idle-dispatch", args.idle_compare_seconds, args.idle_settle, env={"LIMAHOST_EXECUTOR": "dispatch"})
+    table.add("Idle %d s, Dispatch as Swift's executor (LIMAHOST_EXECUTOR=dispatch, as before): CPU per hour"
+              % round(w["elapsed"]), cpu_text(w))
+    # A control plane that closes every connection: each long poll connects anew, the
+    # case that set URLSession spinning before CCurlSockets (29.8 s of CPU in 30 s).
+    w = idle_run(host, "idle-close", args.idle_compare_seconds, args.idle_settle, plane_flags=["--close-connections"])
+    table.add("Idle %d s, a control plane closing every connection (each long poll on a new one): CPU per hour"
+              % round(w["elapsed"]), cpu_text(w), ok=w["cpu"] * 3600 / w["elapsed"] <= 1.0)
 
     plane, agent = start_with_vm(host, "idle-vm")
     try:
@@ -686,6 +707,7 @@ def main():
     args.idle_seconds = int(os.environ.get("BENCH_IDLE_SECONDS", 30 if quick else 300))
     args.idle_settle = 5 if quick else 15
     args.idle_vm_seconds = 30 if quick else 120
+    args.idle_compare_seconds = 30 if quick else 120
     args.flood_mib = 128 if quick else 1024
     bin_dir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
                                          capture_output=True, text=True, check=True).stdout.strip()
