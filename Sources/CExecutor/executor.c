@@ -250,4 +250,6 @@ int limahost_executor_install(int threads, void (*run)(void *job)) {
     return 0;
 }
 
+int limahost_executor_installed(void) { return atomic_load(&installed) && run_job != NULL; }
+
 unsigned long long limahost_executor_jobs_run(void) { return atomic_load_explicit(&jobs_run, memory_order_relaxed); }

@@ -4,7 +4,7 @@ import PollWorker
 
 // Wiring only: parse, build the real dependencies, hand over to the Launcher.
 let environment = ProcessInfo.processInfo.environment
-let pooled = GlobalExecutor.install(environment: environment, cores: ProcessInfo.processInfo.activeProcessorCount)
+GlobalExecutor.install(environment: environment, cores: ProcessInfo.processInfo.activeProcessorCount)
 let arguments = Array(CommandLine.arguments.dropFirst())
 let writeOut: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
 let writeErr: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
@@ -48,7 +48,7 @@ case let command as AgentCommand:
             configFlag: command.config, environment: environment,
             overrides: .init(controlPlaneUrl: command.controlPlane, apiKey: command.apiKey, logLevel: command.logLevel)),
         drain: command.drain, checkConfig: command.checkConfig)
-    let status = await GlobalExecutor.run(installed: pooled) { await launcher.run(request) }
+    let status = await GlobalExecutor.run { await launcher.run(request) }
     exit(status.rawValue)
 default:
     // `approvals` alone: its help.

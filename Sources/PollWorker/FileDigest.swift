@@ -13,11 +13,13 @@ struct FileDigest: Sendable, Equatable {
     var sha256: String
 
     /// Reads `path` off the cooperative thread pool (an archive can be gigabytes);
-    /// with `sync`, also flushes the file to disk (fsync) once it is read.
+    /// with `sync`, also flushes the file to disk (fsync) once it is read. On a serial
+    /// queue of its own, not a global one: the first worker of Dispatch's global pool
+    /// starts a monitor that wakes the process every second for good (GlobalExecutor).
     static func of(path: String, sync: Bool = false) async throws(FileBytes.Failure) -> FileDigest {
         let result = await withCheckedContinuation {
             (continuation: CheckedContinuation<Result<FileDigest, FileBytes.Failure>, Never>) in
-            DispatchQueue.global(qos: .utility).async {
+            DispatchQueue(label: "limahost-agent.digest", qos: .utility).async {
                 do throws(FileBytes.Failure) {
                     continuation.resume(returning: .success(try FileDigest.compute(path: path, sync: sync)))
                 } catch {

@@ -23,10 +23,16 @@ public enum GlobalExecutor {
     /// Jobs the pool has run since it was installed (0 under Dispatch).
     public static var jobsRun: UInt64 { UInt64(limahost_executor_jobs_run()) }
 
+    /// The pool when it is installed, else nil (no preference): for `Task(executorPreference:)`.
+    /// An unstructured task does not inherit its creator's preference, and a task without
+    /// one hands its sleeps to Dispatch (see PoolExecutor).
+    public static var preferred: (any TaskExecutor)? {
+        limahost_executor_installed() != 0 ? PoolExecutor.shared : nil
+    }
+
     /// Runs `operation` with the pool as its tasks' executor preference, so that their
     /// sleeps are scheduled by the pool too (see PoolExecutor); as is, without the pool.
-    public static func run<T: Sendable>(installed: Bool, _ operation: () async -> T) async -> T {
-        guard installed else { return await operation() }
-        return await withTaskExecutorPreference(PoolExecutor.shared) { await operation() }
+    public static func run<T: Sendable>(_ operation: () async -> T) async -> T {
+        await withTaskExecutorPreference(preferred) { await operation() }
     }
 }

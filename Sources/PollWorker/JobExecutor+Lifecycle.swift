@@ -46,7 +46,7 @@ extension JobExecutor {
     func forceStop(_ name: String) async {
         let limactl = self.limactl
         let logger = self.logger
-        await Task {
+        await Task(executorPreference: GlobalExecutor.preferred) {
             let outcome = await limactl.run(["stop", "-f", name], timeout: JobExecutor.cleanupTimeout)
             if let failure = Limactl.failure(outcome, action: "limactl stop -f") {
                 logger.error(

@@ -125,6 +125,10 @@ public struct JobRunner: Service {
 
     /// The job's execution, its first child behind `gate`.
     private func execute(_ job: Job, gate: StartGate?, live: LiveOutput?) -> Task<JobResult, Never> {
-        Task { await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) } }
+        // The pool as preference: an unstructured task does not inherit it (GlobalExecutor).
+        let executor = self.executor
+        return Task(executorPreference: GlobalExecutor.preferred) {
+            await StartGate.$current.withValue(gate) { await executor.execute(job, live: live) }
+        }
     }
 }

@@ -33,7 +33,7 @@ public actor Registrar {
             let controlPlane = self.controlPlane
             let registration = self.registration
             let logger = self.logger
-            task = Task {
+            task = Task(executorPreference: GlobalExecutor.preferred) {
                 let body = await registration()
                 let answer = try await controlPlane.register(body)
                 logger.info(

@@ -36,7 +36,7 @@ public struct ShutdownCoordinator: Service {
     public static func unixSignals() async -> AsyncStream<Void> {
         let sequence = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         return AsyncStream { continuation in
-            let task = Task {
+            let task = Task(executorPreference: GlobalExecutor.preferred) {
                 for await _ in sequence { continuation.yield() }
                 continuation.finish()
             }

@@ -35,8 +35,12 @@ final class TaskBox: Sendable {
 
     private static func cancelLater(_ task: URLSessionTask) {
         let sendable = UncheckedTask(task: task)
-        DispatchQueue.global().async { sendable.task.cancel() }
+        cancelQueue.async { sendable.task.cancel() }
     }
+
+    /// Serial, not a global queue: the first worker of Dispatch's global pool starts a
+    /// monitor that wakes the process every second for good (GlobalExecutor).
+    private static let cancelQueue = DispatchQueue(label: "limahost-agent.http-cancel")
 }
 
 /// URLSessionTask is thread-safe but not marked Sendable in corelibs-foundation.

@@ -23,6 +23,9 @@ void limahost_executor_enqueue(void *job);
 /// timer heap cannot grow (no memory): the caller then keeps the job.
 int limahost_executor_enqueue_after(void *job, unsigned long long delay_ns);
 
+/// 1 once the pool is installed, else 0.
+int limahost_executor_installed(void);
+
 /// Jobs run by the pool since it was installed: for tests.
 unsigned long long limahost_executor_jobs_run(void);
 
