@@ -584,7 +584,7 @@ def bench_idle(host, args, table):
     # case that set URLSession spinning before CCurlSockets (29.8 s of CPU in 30 s).
     w = idle_run(host, "idle-close", args.idle_compare_seconds, args.idle_settle, plane_flags=["--close-connections"])
     table.add("Idle %d s, a control plane closing every connection (each long poll on a new one): CPU per hour"
-              % round(w["elapsed"]), cpu_text(w), ok=w["cpu"] * 3600 / w["elapsed"] <= 1.0)
+              % round(w["elapsed"]), cpu_text(w))
 
     plane, agent = start_with_vm(host, "idle-vm")
     try:

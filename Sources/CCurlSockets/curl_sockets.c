@@ -54,7 +54,6 @@ typedef CURLMcode (*setopt_function)(CURLM *multi, CURLMoption option, ...);
 // One multi handle's callback: the agent has one URLSession, so one slot is enough;
 // a second multi handle with another callback is passed through unwrapped.
 static _Atomic(curl_socket_callback) original;
-static atomic_ullong rebuilt;
 
 // The interest libcurl last asked for on each socket, as libcurl calls the callback
 // for one multi handle from one thread at a time (URLSession's serial work queue).
@@ -71,7 +70,6 @@ static int wrapper(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
     if (what != CURL_POLL_REMOVE && dropped && socketp) {
         // URLSession releases its sources object on "remove", and makes a new one, which
         // it stores with curl_multi_assign, on the next registration without one.
-        atomic_fetch_add_explicit(&rebuilt, 1, memory_order_relaxed);
         forward(easy, s, CURL_POLL_REMOVE, userp, socketp);
         return forward(easy, s, what, userp, NULL);
     }
@@ -109,7 +107,3 @@ CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption option, ...) {
     va_end(arguments);
     return code;
 }
-
-unsigned long long limahost_curl_sockets_rebuilt(void) { return atomic_load_explicit(&rebuilt, memory_order_relaxed); }
-
-int limahost_curl_sockets_active(void) { return atomic_load(&original) != NULL; }

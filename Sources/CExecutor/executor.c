@@ -57,7 +57,6 @@ static int idle_threads;
 static int timer_waiter;  // an idle thread waits for the earliest deadline
 static atomic_int installed;
 static void (*run_job)(void *job);
-static atomic_ullong jobs_run;
 
 static uint64_t now_ns(clockid_t clock) {
     struct timespec ts;
@@ -137,7 +136,6 @@ static void *worker(void *unused) {
             if ((ready_head || (timer_count > 0 && !timer_waiter)) && idle_threads > 0) pthread_cond_signal(&wake);
             pthread_mutex_unlock(&lock);
             run_job(job);
-            atomic_fetch_add_explicit(&jobs_run, 1, memory_order_relaxed);
             pthread_mutex_lock(&lock);
             continue;
         }
@@ -194,19 +192,17 @@ static SWIFTCC void enqueue_with_delay(unsigned long long delay_ns, SwiftJob *jo
 
 static SWIFTCC void enqueue_with_deadline(long long sec, long long nsec, long long tsec, long long tnsec, int clock,
                                           SwiftJob *job, deadline_original original) {
-    // The deadline on its own clock, moved onto CLOCK_MONOTONIC (the two differ only
-    // by the time the machine spent suspended).
-    clockid_t id = clock == CLOCK_ID_CONTINUOUS ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
-    uint64_t target = sec < 0 ? 0 : (uint64_t)sec * 1000000000u + (uint64_t)(nsec < 0 ? 0 : nsec);
-    uint64_t there = now_ns(id);
-    uint64_t here = now_ns(CLOCK_MONOTONIC);
-    uint64_t wait = target > there ? target - there : 0;
-    uint64_t due = wait > UINT64_MAX - here ? UINT64_MAX : here + wait;
     if (clock != CLOCK_ID_CONTINUOUS && clock != CLOCK_ID_SUSPENDING) {
         original(sec, nsec, tsec, tnsec, clock, job);
         return;
     }
-    if (!enqueue_at(due, job)) original(sec, nsec, tsec, tnsec, clock, job);
+    // The deadline on its own clock, moved onto CLOCK_MONOTONIC (the two differ only
+    // by the time the machine spent suspended). The tolerance is not used.
+    clockid_t id = clock == CLOCK_ID_CONTINUOUS ? CLOCK_BOOTTIME : CLOCK_MONOTONIC;
+    uint64_t target = sec < 0 ? 0 : (uint64_t)sec * 1000000000u + (uint64_t)(nsec < 0 ? 0 : nsec);
+    uint64_t there = now_ns(id);
+    uint64_t wait = target > there ? target - there : 0;
+    if (!enqueue_at(due_after(wait), job)) original(sec, nsec, tsec, tnsec, clock, job);
 }
 
 int limahost_executor_install(int threads, void (*run)(void *job)) {
@@ -251,5 +247,3 @@ int limahost_executor_install(int threads, void (*run)(void *job)) {
 }
 
 int limahost_executor_installed(void) { return atomic_load(&installed) && run_job != NULL; }
-
-unsigned long long limahost_executor_jobs_run(void) { return atomic_load_explicit(&jobs_run, memory_order_relaxed); }

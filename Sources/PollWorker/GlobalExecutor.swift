@@ -20,9 +20,6 @@ public enum GlobalExecutor {
         } == 0
     }
 
-    /// Jobs the pool has run since it was installed (0 under Dispatch).
-    public static var jobsRun: UInt64 { UInt64(limahost_executor_jobs_run()) }
-
     /// The pool when it is installed, else nil (no preference): for `Task(executorPreference:)`.
     /// An unstructured task does not inherit its creator's preference, and a task without
     /// one hands its sleeps to Dispatch (see PoolExecutor).

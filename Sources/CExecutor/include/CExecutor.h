@@ -10,7 +10,8 @@
 /// The threads block every asynchronous signal, as Dispatch's workers do, and stay
 /// parked on a condition variable while nothing is due: no periodic timer, none of
 /// the 1 Hz monitor Dispatch starts with its first worker of a global queue, and no
-/// thread ended after 5 s idle and made again for the next burst of work.
+/// thread ended after 5 s idle and made again for the next burst of work. Jobs run
+/// in the order they come, whatever their priority (the agent sets none).
 ///
 /// Call it once, first thing in main. Returns 0, EALREADY when already installed,
 /// or the errno of pthread_create (nothing is installed then).
@@ -25,8 +26,5 @@ int limahost_executor_enqueue_after(void *job, unsigned long long delay_ns);
 
 /// 1 once the pool is installed, else 0.
 int limahost_executor_installed(void);
-
-/// Jobs run by the pool since it was installed: for tests.
-unsigned long long limahost_executor_jobs_run(void);
 
 #endif
