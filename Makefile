@@ -21,7 +21,7 @@ test: dev-user build
 demo: dev-user build
 	LIMAHOST_DEV_USER=$(DEV_USER) ./scripts/demo.sh
 
-# Benchmarks (benchmarks/run.py): release binaries, about 15 minutes; writes docs/performance.md.
+# Benchmarks (benchmarks/run.py): release binaries, about 18 minutes; writes docs/performance.md.
 bench: dev-user
 	$(SWIFT) build -c release --product limahost-agent
 	$(SWIFT) build -c release --product limahost-refcp
