@@ -10,14 +10,13 @@ public enum GlobalExecutor {
     /// `LIMAHOST_EXECUTOR=dispatch` keeps Dispatch's (a way back, and the benchmark's
     /// comparison); anything else, or nothing, installs the pool with one thread per
     /// active core, as many as Dispatch's cooperative queues would run at once.
-    /// Call it first thing in main, before any task starts. Returns whether the pool
-    /// runs the global executor.
-    @discardableResult
-    public static func install(environment: [String: String], cores: Int) -> Bool {
-        if environment["LIMAHOST_EXECUTOR"] == "dispatch" { return false }
-        return limahost_executor_install(Int32(clamping: max(1, cores))) { job in
+    /// Call it first thing in main, before any task starts; `preferred` then says
+    /// whether the pool runs.
+    public static func install(environment: [String: String], cores: Int) {
+        if environment["LIMAHOST_EXECUTOR"] == "dispatch" { return }
+        _ = limahost_executor_install(Int32(clamping: max(1, cores))) { job in
             if let job { PoolExecutor.run(job) }
-        } == 0
+        }
     }
 
     /// The pool when it is installed, else nil (no preference): for `Task(executorPreference:)`.

@@ -18,12 +18,12 @@ struct IdleTests {
                 url: server.url, extra: ["pollWait": 3000, "heartbeatInterval": 600_000, "metricsInterval": 600_000])
             let agent = try AgentProcess(workspace: workspace, config: config, key: server.key)
             defer { agent.ensureStopped() }
-            try await Harness.waitUntil("the agent's first long poll") { try await server.claims() >= 1 }
+            try await Harness.waitUntil("the agent's first long poll") { try await server.requestCount("claim") >= 1 }
             let before = try Self.cpuSeconds(agent.pid)
-            let claims = try await server.claims()
+            let claims = try await server.requestCount("claim")
             // Two whole long polls of 3 s, each on a connection of its own.
             try await Harness.waitUntil("two more long polls", timeout: .seconds(60)) {
-                try await server.claims() >= claims + 2
+                try await server.requestCount("claim") >= claims + 2
             }
             let used = try Self.cpuSeconds(agent.pid) - before
             // Spinning, that is about 3 s of CPU per poll; idle, a few milliseconds.
@@ -37,7 +37,7 @@ struct IdleTests {
             let config = try workspace.config(url: server.url, extra: ["heartbeatInterval": 1000])
             let agent = try AgentProcess(workspace: workspace, config: config, key: server.key)
             defer { agent.ensureStopped() }
-            try await Harness.waitUntil("the first report") { try await server.reports() >= 1 }
+            try await Harness.waitUntil("the first report") { try await server.requestCount("report") >= 1 }
             #expect(
                 Self.threadNames(agent.pid).filter { $0 == "limahost-exec" }.count
                     == ProcessInfo.processInfo.activeProcessorCount)
@@ -52,7 +52,7 @@ struct IdleTests {
             let agent = try AgentProcess(
                 workspace: workspace, config: config, key: server.key, environment: ["LIMAHOST_EXECUTOR": "dispatch"])
             defer { agent.ensureStopped() }
-            try await Harness.waitUntil("the first report") { try await server.reports() >= 1 }
+            try await Harness.waitUntil("the first report") { try await server.requestCount("report") >= 1 }
             #expect(!Self.threadNames(agent.pid).contains("limahost-exec"))
             try await Self.expectHeartbeats(server, every: .seconds(1))
         }
@@ -62,9 +62,9 @@ struct IdleTests {
     /// passed: the reporter's sleeps end, and none ends early.
     private static func expectHeartbeats(_ server: ReferenceServer, every interval: Duration) async throws {
         let clock = ContinuousClock()
-        let start = try await server.reports()
+        let start = try await server.requestCount("report")
         let started = clock.now
-        try await Harness.waitUntil("three more heartbeats") { try await server.reports() >= start + 3 }
+        try await Harness.waitUntil("three more heartbeats") { try await server.requestCount("report") >= start + 3 }
         // The wait began just after a report at the earliest: the next three take 2 intervals and more.
         #expect(clock.now - started >= interval * 2 * 0.9)
     }
@@ -88,17 +88,5 @@ struct IdleTests {
             (try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
-    }
-}
-
-extension ReferenceServer {
-    /// Claim requests the control plane has answered or holds (`/admin/stats`).
-    func claims() async throws -> Int { try await requestCount("claim") }
-
-    /// Report requests, heartbeats included.
-    func reports() async throws -> Int { try await requestCount("report") }
-
-    private func requestCount(_ call: String) async throws -> Int {
-        ((try await stats())["requests"] as? [String: Any])?[call] as? Int ?? 0
     }
 }

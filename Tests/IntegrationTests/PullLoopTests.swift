@@ -217,7 +217,7 @@ struct PullLoopTests {
                 key: server.key, drain: false)
             defer { process.terminate() }
             try await Harness.waitUntil("two claims") {
-                ((try? await server.stats())?["requests"] as? [String: Any])?["claim"] as? Int ?? 0 >= 2
+                (try? await server.requestCount("claim")) ?? 0 >= 2
             }
             // A long poll would be held open at the control plane; these never are.
             #expect((try await server.stats())["claimsWaiting"] as? Int == 0)

@@ -130,6 +130,18 @@ final class ReferenceServer: @unchecked Sendable {
         try await admin("GET", "/admin/stats")
     }
 
+    /// How many register, claim and report requests the control plane has counted
+    /// (`/admin/stats`), held long polls included.
+    func requestCounts() async throws -> [String: Int] {
+        let requests = (try await stats())["requests"] as? [String: Any] ?? [:]
+        return requests.compactMapValues { $0 as? Int }
+    }
+
+    /// `requestCounts()` of one call (`register`, `claim`, `report`).
+    func requestCount(_ call: String) async throws -> Int {
+        try await requestCounts()[call, default: 0]
+    }
+
     /// How many faults of each kind (`status`, `reset`, `garbage`, `slow`, `lostReply`) were applied.
     func faultsApplied() async throws -> [String: Int] {
         let faults = (try await stats())["faults"] as? [String: Any] ?? [:]

@@ -380,7 +380,7 @@ struct SecurityTests {
             #expect(refused.status == 3, "stderr: \(refused.stderr.suffix(3000))")
             #expect(refused.stderr.contains("allowedControlPlaneIps"), "\(refused.stderr.suffix(3000))")
             #expect(refused.stderr.contains("127.0.0.1 resolves to 127.0.0.1"), "\(refused.stderr.suffix(3000))")
-            let requests = try await requestCounts(server)
+            let requests = try await server.requestCounts()
             #expect(requests == ["claim": 0, "register": 0, "report": 0], "nothing may have been sent")
             #expect(try await server.job("list")["state"] as? String == "queued")
 
@@ -397,7 +397,7 @@ struct SecurityTests {
             let byName = try workspace.config(
                 url: "http://localhost:\(server.port)",
                 extra: ["security": ["allowedControlPlaneIps": ["127.0.0.1"]], "drainRetryTimeout": 2000])
-            let before = try await requestCounts(server)
+            let before = try await server.requestCounts()
             let named = try await AgentRun.drain(config: byName, key: server.key)
             let context = "getent ahosts localhost:\n\(getent)\n\(named.stderr.suffix(3000))"
             if named.status == 0 {
@@ -408,7 +408,7 @@ struct SecurityTests {
                 let refusal = named.stderr.split(separator: "\n").first { $0.contains("allowedControlPlaneIps") } ?? ""
                 #expect(refusal.contains("localhost resolves to"), "\(context)")
                 #expect(refusal.contains("::1"), "\(context)")
-                #expect(try await requestCounts(server) == before, "nothing may have been sent: \(context)")
+                #expect(try await server.requestCounts() == before, "nothing may have been sent: \(context)")
             }
         }
     }
@@ -427,13 +427,13 @@ struct SecurityTests {
             #expect(writable.status == 2, "stderr: \(writable.stderr)")
             #expect(writable.stderr.contains("controlPlaneApiKeyFile"), "\(writable.stderr)")
             #expect(writable.stderr.contains("writable by other users"), "\(writable.stderr)")
-            #expect(try await requestCounts(server)["register", default: 0] == 0, "nothing may be sent")
+            #expect(try await server.requestCounts()["register", default: 0] == 0, "nothing may be sent")
 
             chmod(keyFile.path, 0o644)
             let readable = try await AgentRun.drain(config: config, key: nil)
             #expect(readable.status == 0, "stderr: \(readable.stderr)")
             #expect(readable.stderr.contains("readable by other users"), "\(readable.stderr)")
-            #expect(try await requestCounts(server)["register", default: 0] >= 1)
+            #expect(try await server.requestCounts()["register", default: 0] >= 1)
 
             chmod(keyFile.path, 0o600)
             let quiet = try await AgentRun.drain(config: config, key: nil)
@@ -538,12 +538,6 @@ private func drainOne(_ job: [String: Any], server: ReferenceServer, config: URL
 private func vmDirectories(_ workspace: Workspace) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: workspace.limaHome.path)) ?? []
     return entries.filter { !$0.hasPrefix("_") && !$0.hasPrefix(".") }.sorted()
-}
-
-/// How many register, claim and report requests the control plane has answered.
-private func requestCounts(_ server: ReferenceServer) async throws -> [String: Int] {
-    let requests = (try await server.stats())["requests"] as? [String: Any] ?? [:]
-    return requests.compactMapValues { $0 as? Int }
 }
 
 /// `limahost-agent ARGUMENTS` with nothing from the test's environment but PATH.
