@@ -21,6 +21,15 @@ actor ControlPlane {
 
     private var jobs: [String: JobRecord] = [:]
     private var jobOrder: [String] = []
+    /// Each job's index in `jobOrder`.
+    private var position: [String: Int] = [:]
+    /// The leased jobs' ids and the count of unfinished jobs, kept by `store`: lease
+    /// expiry, lost-claim recovery and `/admin/wait` look at these, not at every job (the
+    /// benchmarks queue thousands, on the same cores as the agent they measure).
+    private var leasedIds: Set<String> = []
+    private var unfinished = 0
+    /// `CLOCK_REALTIME` in ns when the last job became finished (`/admin/wait`).
+    private var lastFinishedAtNs: Int64 = 0
     private var queue: [String] = []
     private var nextJobNumber = 1
     private var agents: [String: AgentRecord] = [:]
@@ -68,6 +77,9 @@ actor ControlPlane {
             batchOrder = state.batchOrder
             faults = state.faults
         }
+        for (index, id) in jobOrder.enumerated() { position[id] = index }
+        leasedIds = Set(jobs.values.filter { $0.state == .leased }.map(\.id))
+        unfinished = jobs.values.filter { $0.state != .finished }.count
     }
 
     // MARK: - Agent API
@@ -148,11 +160,12 @@ actor ControlPlane {
             for jobId in Set(heartbeat.held.map(\.jobId)).sorted() {
                 guard var job = jobs[jobId], job.isLeased(to: agentId) else { continue }
                 job.setLease(expiry)
-                jobs[jobId] = job
+                store(job)
                 leases.append(ReportReply.Lease(jobId: jobId, leaseExpiresAt: expiry))
             }
         }
-        let cancel = jobOrder.filter { jobs[$0].map { $0.isLeased(to: agentId) && $0.cancelRequested } ?? false }
+        let cancel = inOrder(
+            leasedIds.filter { jobs[$0].map { $0.isLeased(to: agentId) && $0.cancelRequested } ?? false })
 
         if let chunks = report.logs, !chunks.isEmpty {
             logs.append(contentsOf: chunks)
@@ -200,14 +213,14 @@ actor ControlPlane {
             accepted.append((id, object))
         }
         for (id, raw) in accepted {
-            jobs[id] = JobRecord(id: id, raw: raw)
+            store(JobRecord(id: id, raw: raw))
+            position[id] = jobOrder.count
             jobOrder.append(id)
             queue.append(id)
         }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
+        let queuedAtNs = Self.realtimeNanoseconds()
         notifyAll()
-        return (accepted.map(\.id), Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+        return (accepted.map(\.id), queuedAtNs)
     }
 
     func jobViews() -> [JSONValue] {
@@ -239,7 +252,7 @@ actor ControlPlane {
         case .finished:
             break
         }
-        jobs[jobId] = job
+        store(job)
         notifyAll()
         return job.view()
     }
@@ -249,19 +262,23 @@ actor ControlPlane {
         guard var job = jobs[jobId] else { throw APIError.notFound("no job \(jobId)") }
         let wasQueued = job.state == .queued
         job.requeue(attempt: sameAttempt ? job.attempt : job.attempt + 1)
-        jobs[jobId] = job
+        store(job)
         if !wasQueued { queue.append(jobId) }
         notifyAll()
         return job.view()
     }
 
-    /// Waits until every job is finished or `timeoutMs` passes.
-    func waitUntilAllFinished(timeoutMs: Int) async -> (done: Bool, jobs: [JSONValue]) {
+    /// Waits until every job is finished or `timeoutMs` passes. The reply: whether they
+    /// are, when the last one finished (`CLOCK_REALTIME` ns, 0 before any) and, when
+    /// `views` is set, every job's view.
+    func waitUntilAllFinished(timeoutMs: Int, views: Bool) async -> (
+        done: Bool, lastFinishedAtNs: Int64, jobs: [JSONValue]?
+    ) {
         let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        while !allFinished, Date() < deadline, !isShuttingDown, !Task.isCancelled {
+        while unfinished > 0, Date() < deadline, !isShuttingDown, !Task.isCancelled {
             await waitForChange(until: deadline)
         }
-        return (allFinished, jobViews())
+        return (unfinished == 0, lastFinishedAtNs, views ? jobViews() : nil)
     }
 
     /// `GET /admin/stats`; `faults` counts the faults applied per kind.
@@ -354,22 +371,42 @@ actor ControlPlane {
     func expireLeases() {
         guard !isFrozen else { return }
         let now = Date()
-        var expired: [String] = []
-        for id in jobOrder {
-            guard var job = jobs[id], job.state == .leased, let expiry = job.leaseExpiresAt, expiry <= now
-            else { continue }
-            job.requeue(attempt: job.attempt + 1)
-            jobs[id] = job
-            expired.append(id)
-        }
+        let expired = inOrder(leasedIds.filter { jobs[$0]?.leaseExpiresAt.map { $0 <= now } ?? false })
         guard !expired.isEmpty else { return }
+        for id in expired {
+            guard var job = jobs[id] else { continue }
+            job.requeue(attempt: job.attempt + 1)
+            store(job)
+        }
         queue.insert(contentsOf: expired, at: 0)
         notifyAll()
     }
 
     // MARK: - Internals
 
-    private var allFinished: Bool { jobs.values.allSatisfy { $0.state == .finished } }
+    /// Records `job`, keeping `leasedIds`, `unfinished` and `lastFinishedAtNs` in step.
+    private func store(_ job: JobRecord) {
+        let before = jobs.updateValue(job, forKey: job.id)?.state
+        guard before != job.state else { return }
+        if before == .leased { leasedIds.remove(job.id) }
+        if job.state == .leased { leasedIds.insert(job.id) }
+        if before == nil || before == .finished { unfinished += 1 }
+        if job.state == .finished {
+            unfinished -= 1
+            lastFinishedAtNs = Self.realtimeNanoseconds()
+        }
+    }
+
+    /// `ids` in the order their jobs were queued.
+    private func inOrder(_ ids: some Sequence<String>) -> [String] {
+        ids.sorted { (position[$0] ?? Int.max) < (position[$1] ?? Int.max) }
+    }
+
+    private static func realtimeNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
 
     private var pendingFaults: Int { faults.reduce(0) { $0 + $1.count } }
 
@@ -394,12 +431,13 @@ actor ControlPlane {
 
     /// §4: a job leased to this agent, unfinished and not in `held`, never reached it.
     private func recoverLostClaims(agentId: String, held: Set<String>) {
-        let lost = jobOrder.filter { id in jobs[id].map { $0.isLeased(to: agentId) && !held.contains(id) } ?? false }
+        let lost = inOrder(
+            leasedIds.filter { id in !held.contains(id) && (jobs[id]?.isLeased(to: agentId) ?? false) })
         guard !lost.isEmpty else { return }
         for id in lost {
             guard var job = jobs[id] else { continue }
             job.requeue(attempt: job.attempt)  // it never reached the agent: same attempt
-            jobs[id] = job
+            store(job)
         }
         queue.insert(contentsOf: lost, at: 0)
     }
@@ -411,7 +449,7 @@ actor ControlPlane {
             let id = queue.removeFirst()
             guard var job = jobs[id], job.state == .queued else { continue }
             handedOut.append(job.lease(to: agentId, until: expiry))
-            jobs[id] = job
+            store(job)
         }
         return handedOut
     }
@@ -426,7 +464,7 @@ actor ControlPlane {
             if job.state == .queued { queue.removeAll { $0 == job.id } }
             job.finish(by: agentId)
         }
-        jobs[result.jobId] = job
+        store(job)
     }
 
     private func freeJobID(excluding taken: Set<String>) -> String {

@@ -45,7 +45,8 @@ let usage = """
       POST /admin/jobs                 enqueue a job object or an array of them: {ids, queuedAtNs}
       GET  /admin/jobs, /admin/jobs/ID job states (results, recordedResults, resultCount)
       POST /admin/jobs/ID/cancel       cancel; POST /admin/jobs/ID/redeliver {"sameAttempt"}
-      GET  /admin/wait?timeoutMs=N     wait until every job is finished
+      GET  /admin/wait?timeoutMs=N     wait until every job is finished: {done, lastFinishedAtNs,
+                                       jobs}; &jobs=false leaves out the job states
       GET  /admin/stats                requests, agents, results, faults applied per kind
       GET  /admin/logs?jobId=ID        log chunks received
       GET  /admin/metrics               metrics samples received (the newest 1000)
