@@ -13,6 +13,8 @@ public enum JobType: String, Codable, Sendable, CaseIterable, Hashable {
     case collectLogs = "collect_logs"
 
     /// Whether the job changes a VM, so that it must not overlap another job on the same VM.
+    /// The others only read: they change nothing, on the VM or the host, so running one
+    /// twice does no harm (the agent does not wait for the disk before running them).
     public var mutatesVM: Bool {
         switch self {
         case .getVMInfo, .listVMs, .collectLogs: false

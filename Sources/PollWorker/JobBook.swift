@@ -145,7 +145,11 @@ public actor JobBook {
             if !resent.isEmpty { unheldResults = true }
             throw error
         }
-        let flush = early.isEmpty ? nil : store.syncer.begin(startingWriteback: true)
+        // The writeback kick is for starts that wait for this flush: a read's does not.
+        let flush =
+            early.isEmpty
+            ? nil
+            : store.syncer.begin(startingWriteback: toRun.contains { early.contains($0.ref) && $0.type.mutatesVM })
         for ref in resent { holdFinished(ref) }
         for result in rejected {
             holdFinished(result.ref)

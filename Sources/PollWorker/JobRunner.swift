@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Runs claimed jobs concurrently (the poller never claims more than the free
 /// slots), one at a time per VM in arrival order. Each job's start is journaled
-/// before its first limactl call execs (`JobBook.journalStart`, `StartGate`), and each runs in its own
+/// before its first limactl call execs (`JobBook.journalStart`, `StartGate`), and is
+/// on disk by then unless the job only reads (`openEarly`). Each runs in its own
 /// task so that a cancel, a lost lease or a hard stop can stop it alone: the
 /// executor then kills its process group and cleans up as after a timeout. On a
 /// graceful shutdown it keeps going until every claimed job has finished: the
@@ -79,7 +80,8 @@ public struct JobRunner: Service {
             return
         }
         // The start is journaled (an fsync) while the job's first child gets ready, or was
-        // on admission (an early start); that child execs only once the start is on disk.
+        // on admission (an early start); that child execs only once the start is on disk,
+        // or, for an early start that only reads, once it is written (`openEarly`).
         // Backups and restores touch files themselves before any child, so they journal first.
         if prepared == nil {
             live = liveOutput(job)
@@ -88,9 +90,7 @@ public struct JobRunner: Service {
         if gate == nil, !(await book.journalStart(job.ref, turn)) { return }
         let execution = prepared ?? execute(job, gate: gate, live: live)
         if let gate {
-            // An early start's gate opens on the syncer's thread as its flush ends, without
-            // waiting for this task to be scheduled again.
-            if case .journaled(let flush) = turn { flush.whenDone { gate.open($0 == nil) } }
+            Self.openEarly(gate, for: job, turn)
             let journaled = await book.journalStart(job.ref, turn)
             gate.open(journaled)
             guard journaled else {
@@ -121,6 +121,22 @@ public struct JobRunner: Service {
         live?.finish()
         await book.finish(result)
         await operations?.record(result)
+    }
+
+    /// Opens an early start's gate before the runner's own `journalStart` returns: its
+    /// start was written on admission (it survives a crash of the agent), and the flush
+    /// admission began makes it durable. A read's gate opens at once, without waiting for
+    /// the disk: a read changes nothing, so should a power cut lose its start, running it
+    /// again does no harm (the control plane hands it out again, same attempt). Any other
+    /// job's opens on the syncer's thread as the flush ends, without waiting for this task
+    /// to be scheduled again. A start still to journal (`.journal`) opens after it.
+    static func openEarly(_ gate: StartGate, for job: Job, _ turn: JobBook.Turn) {
+        guard case .journaled(let flush) = turn else { return }
+        if job.type.mutatesVM {
+            flush.whenDone { gate.open($0 == nil) }
+        } else {
+            gate.open(true)
+        }
     }
 
     /// The job's execution, its first child behind `gate`.

@@ -7,9 +7,10 @@ import Foundation
 
 /// Lets a job's first child get ready while the job's start is being journaled, and
 /// exec only once that start is on disk. The fsync and the child's set-up (clone,
-/// identity, descriptors) then overlap, and no limactl ever runs for a start that a
-/// power cut could lose. The job runner opens it (`open(true)`) after the durable
-/// write, or refuses it (`open(false)`) when the write failed; the child (see
+/// identity, descriptors) then overlap, and no limactl that changes anything runs for a
+/// start that a power cut could lose. The job runner opens it (`open(true)`) after the
+/// durable write (after the write alone for an early start that only reads:
+/// `JobRunner.openEarly`), or refuses it (`open(false)`) when the write failed; the child (see
 /// `limahost_spawn`) blocks on one byte from `fd` just before execve.
 ///
 /// It reaches `SubprocessRunner` as a task-local, taken by the job's first spawn only.

@@ -160,7 +160,9 @@ struct SubprocessRunnerTests {
         #expect(access(marker, F_OK) == 0)
     }
 
-    @Test("An early start's gate opens as its flush ends: the child execs then, not before", .timeLimit(.minutes(1)))
+    @Test(
+        "An early start that changes a VM: its gate opens as its flush ends, and the child execs then, not before",
+        .timeLimit(.minutes(1)))
     func gateOpenedByTheFlush() async throws {
         let gate = try #require(StartGate())
         let release = DispatchSemaphore(value: 0)
@@ -168,8 +170,8 @@ struct SubprocessRunnerTests {
             release.wait()
             return 0
         }
-        // What the runner does for an early start: the flush admission began opens the gate.
-        syncer.begin().whenDone { gate.open($0 == nil) }
+        // What the runner does for an early start_vm: the flush admission began opens the gate.
+        JobRunner.openEarly(gate, for: makeJob("job-change", vm: "a"), .journaled(syncer.begin()))
         let marker = NSTemporaryDirectory() + "gate-\(UUID().uuidString)"
         defer { unlink(marker) }
         let task = Task {
@@ -184,6 +186,31 @@ struct SubprocessRunnerTests {
         let outcome = await task.value
         #expect(outcome.termination == .exited(0))
         #expect(access(marker, F_OK) == 0)
+    }
+
+    @Test("An early start that only reads execs before its flush ends", .timeLimit(.minutes(1)))
+    func readsDoNotWaitForTheDisk() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let syncer = JournalSyncer(databasePath: "/state/agent.sqlite") { _ in
+            release.wait()
+            return 0
+        }
+        let gate = try #require(StartGate())
+        JobRunner.openEarly(gate, for: makeInfoJob("job-read", vm: "a"), .journaled(syncer.begin()))
+        let marker = NSTemporaryDirectory() + "gate-\(UUID().uuidString)"
+        defer { unlink(marker) }
+        let read = Task {
+            await StartGate.$current.withValue(gate) { await runner.run(shell("touch '\(marker)'")) }
+        }
+        // The flush is held: the child runs all the same.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while access(marker, F_OK) != 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(access(marker, F_OK) == 0, "the read waited for its flush")
+        #expect(syncer.flushes == 0)
+        release.signal()
+        #expect(await read.value.termination == .exited(0))
     }
 
     @Test("A refused gate ends the child before execve; only the job's first child is gated")
