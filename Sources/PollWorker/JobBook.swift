@@ -19,7 +19,8 @@ public actor JobBook {
         var leaseExpiresAt: Date?
         var cancelReason: CancelReason?
         var canceller: (@Sendable () -> Void)?
-        /// An early start's flush (see `admit`): the job must not exec before it ends.
+        /// An early start's flush (see `admit`): the job must not exec before it ends,
+        /// unless it only reads (`JobRunner.openEarly`).
         var startFlush: JournalFlush?
     }
 
@@ -169,8 +170,9 @@ public actor JobBook {
     }
 
     /// Hands the early starts to the runner before their claim is written. Safe because
-    /// the runner lets nothing exec before `takeTurn` confirms the job and its start's
-    /// flush ends; if the write fails, no entry is held and `takeTurn` says no.
+    /// the runner lets nothing exec before `takeTurn` confirms the job (its start is then
+    /// written) and, unless the job only reads, its start's flush ends; if the write
+    /// fails, no entry is held and `takeTurn` says no.
     private func handOffEarly(_ jobs: [Job], _ early: Set<JobRef>) -> Set<JobRef> {
         guard let handOff, !early.isEmpty else { return [] }
         var handed: Set<JobRef> = []
@@ -305,7 +307,10 @@ public actor JobBook {
     }
 
     private func startFailed(_ ref: JobRef, _ error: StoreError) {
-        logger.error("cannot journal a job's start; not running it", metadata: ["error": .string(error.message)])
+        // A read that started early may have run already (`JobRunner.openEarly`); it is stopped.
+        let reads = entries[ref].flatMap { JobType(rawValue: $0.type) }.map { !$0.mutatesVM } ?? false
+        let what = reads ? "stopping it" : "not running it"
+        logger.error("cannot journal a job's start; \(what)", metadata: ["error": .string(error.message)])
         finish(
             failure(
                 ref, type: entries[ref]?.type, code: .internal, "the agent could not journal the job's start: \(error)")

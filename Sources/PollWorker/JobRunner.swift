@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// Runs claimed jobs concurrently (the poller never claims more than the free
 /// slots), one at a time per VM in arrival order. Each job's start is journaled
 /// before its first limactl call execs (`JobBook.journalStart`, `StartGate`), and is
-/// on disk by then unless the job only reads (`openEarly`). Each runs in its own
+/// on disk by then unless it is an early start that only reads (`openEarly`). Each runs in its own
 /// task so that a cancel, a lost lease or a hard stop can stop it alone: the
 /// executor then kills its process group and cleans up as after a timeout. On a
 /// graceful shutdown it keeps going until every claimed job has finished: the
@@ -127,7 +127,7 @@ public struct JobRunner: Service {
     /// start was written on admission (it survives a crash of the agent), and the flush
     /// admission began makes it durable. A read's gate opens at once, without waiting for
     /// the disk: a read changes nothing, so should a power cut lose its start, running it
-    /// again does no harm (the control plane hands it out again, same attempt). Any other
+    /// again does no harm (the control plane hands it out again). Any other
     /// job's opens on the syncer's thread as the flush ends, without waiting for this task
     /// to be scheduled again. A start still to journal (`.journal`) opens after it.
     static func openEarly(_ gate: StartGate, for job: Job, _ turn: JobBook.Turn) {

@@ -147,13 +147,14 @@ public final class StateStore: Sendable {
 
     /// Journals newly claimed jobs (state claimed) and rejections (finished at once,
     /// their result in the outbox), in one transaction, before any of them runs.
-    /// Claims alone commit without an fsync: should the machine lose them, no job has
-    /// started (a start is durable and carries the claim to disk with it), the next
-    /// claim's `held` leaves them out, and the control plane queues them again.
+    /// Claims alone commit without an fsync: should the machine lose them, no job that
+    /// changes anything has started (such a start is durable and carries the claim to
+    /// disk with it), the next claim's `held` leaves them out, and the control plane
+    /// queues them again (a read may have run: running it again does no harm).
     ///
     /// The jobs in `started` are journaled as started at once (an early start: they run
     /// as soon as they reach the runner); like any start, they must not exec before
-    /// `syncer` has flushed this write.
+    /// `syncer` has flushed this write, except one that only reads (`JobRunner.openEarly`).
     public func journalClaimed(
         _ jobs: [Job], started: Set<JobRef> = [], rejected: [JobResult], at date: Date
     ) throws(StoreError) {

@@ -28,7 +28,8 @@ actor ControlPlane {
     /// benchmarks queue thousands, on the same cores as the agent they measure).
     private var leasedIds: Set<String> = []
     private var unfinished = 0
-    /// `CLOCK_REALTIME` in ns when the last job became finished (`/admin/wait`).
+    /// `CLOCK_REALTIME` in ns when the last job became finished (`/admin/wait`); 0 until
+    /// one does in this run (a restored state does not carry it).
     private var lastFinishedAtNs: Int64 = 0
     private var queue: [String] = []
     private var nextJobNumber = 1
@@ -269,7 +270,7 @@ actor ControlPlane {
     }
 
     /// Waits until every job is finished or `timeoutMs` passes. The reply: whether they
-    /// are, when the last one finished (`CLOCK_REALTIME` ns, 0 before any) and, when
+    /// are, when the last one finished (`CLOCK_REALTIME` ns, 0 before any in this run) and, when
     /// `views` is set, every job's view.
     func waitUntilAllFinished(timeoutMs: Int, views: Bool) async -> (
         done: Bool, lastFinishedAtNs: Int64, jobs: [JSONValue]?
