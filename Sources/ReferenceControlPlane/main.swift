@@ -213,7 +213,12 @@ Task {
     await controlPlane.startLeaseTimer()
     if let portFile = options.portFile {
         do {
-            try String(port).write(toFile: portFile, atomically: true, encoding: .utf8)
+            // Whole or not at all, for whoever polls it; Foundation's atomic write would
+            // leave a TemporaryDirectory.* behind in /tmp at every start.
+            try String(port).write(toFile: portFile + ".tmp", atomically: false, encoding: .utf8)
+            guard rename(portFile + ".tmp", portFile) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
         } catch {
             fail("cannot write --port-file \(portFile): \(error)", code: 1)
         }

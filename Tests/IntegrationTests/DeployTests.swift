@@ -125,7 +125,7 @@ struct DeployTests {
         let unitDir = workspace.root.appendingPathComponent("unit")
         try FileManager.default.createDirectory(at: unitDir, withIntermediateDirectories: true)
         let unitFile = unitDir.appendingPathComponent("limahost-agent.service")
-        try copy.write(to: unitFile, atomically: true, encoding: .utf8)
+        try copy.write(to: unitFile, atomically: false, encoding: .utf8)
 
         let verify = try await Harness.run(systemdAnalyze, ["verify", "--man=no", unitFile.path])
         #expect(verify.status == 0, "systemd-analyze verify exited \(verify.status): \(verify.both)")

@@ -210,7 +210,7 @@ struct TLSFixture {
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ], in: directory)
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-            .write(to: directory.appendingPathComponent("server.ext"), atomically: true, encoding: .utf8)
+            .write(to: directory.appendingPathComponent("server.ext"), atomically: false, encoding: .utf8)
         try await Harness.runChecked(
             openssl,
             [
@@ -302,7 +302,7 @@ final class NginxProxy: @unchecked Sendable {
                     }
                 }
 
-                """.write(to: conf, atomically: true, encoding: .utf8)
+                """.write(to: conf, atomically: false, encoding: .utf8)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: Harness.nginx)
                 process.arguments = ["-p", directory.path + "/", "-c", conf.path, "-e", "\(dir)/error.log"]
@@ -377,7 +377,7 @@ final class TinyProxy: @unchecked Sendable {
                 Allow 127.0.0.1
                 DisableViaHeader Yes
 
-                """.write(to: conf, atomically: true, encoding: .utf8)
+                """.write(to: conf, atomically: false, encoding: .utf8)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: Harness.tinyproxy)
                 process.arguments = ["-d", "-c", conf.path]

@@ -86,7 +86,7 @@ private func makeTemporaryDirectory(_ prefix: String) -> String {
 private func writeFixture(_ text: String, to relative: String, under root: String) throws {
     let url = URL(fileURLWithPath: root).appendingPathComponent(relative)
     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try text.write(to: url, atomically: true, encoding: .utf8)
+    try text.write(to: url, atomically: false, encoding: .utf8)
 }
 
 /// A settable monotonic instant the test moves by hand.
@@ -415,7 +415,7 @@ struct MetricsCadenceTests {
 struct IdleListCacheTests {
     /// A Lima home with one stopped instance, and an executable beside it.
     private func makeHome() throws -> (home: String, executable: String) {
-        let root = NSTemporaryDirectory() + "lima-fp-\(UUID().uuidString)"
+        let root = testScratch + "/lima-fp-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root + "/home/vm1", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/home/_config", withIntermediateDirectories: true)
         try "cpus: 1\n".write(toFile: root + "/home/vm1/lima.yaml", atomically: false, encoding: .utf8)
@@ -453,7 +453,7 @@ struct IdleListCacheTests {
         let created = try fingerprint(paths)
         #expect(created != started)
 
-        try "#!/bin/sh\nexit 0\n".write(toFile: paths.executable, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nexit 0\n".write(toFile: paths.executable, atomically: false, encoding: .utf8)
         #expect(try fingerprint(paths) != created)
         #expect(LimaHomeFingerprint.take(limaHome: paths.home + "/missing", executable: nil) == nil)
     }
