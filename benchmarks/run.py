@@ -50,6 +50,12 @@ class Fail(Exception):
     pass
 
 
+def proc_stat_fields(pid):
+    """/proc/PID/stat after the command name: [0] is field 3 (state), [11] and [12] utime and stime."""
+    with open("/proc/%d/stat" % pid) as file:
+        return file.read().rsplit(")", 1)[1].split()
+
+
 def cpu_ticks():
     """(idle, total) jiffies of the whole machine, from /proc/stat: idle and iowait count as idle."""
     with open("/proc/stat") as f:
@@ -201,8 +207,7 @@ class ControlPlane:
 
     def cpu_seconds(self):
         """utime + stime of the control plane, from /proc/PID/stat."""
-        with open("/proc/%d/stat" % self.process.pid) as file:
-            parts = file.read().rsplit(")", 1)[1].split()
+        parts = proc_stat_fields(self.process.pid)
         return (int(parts[11]) + int(parts[12])) / CLK_TCK
 
     def stop(self):
@@ -275,19 +280,14 @@ class Agent:
                     fields[key] = int(value.split()[0]) * 1024
         return fields
 
-    def stat_fields(self):
-        """/proc/PID/stat after the command name: [0] is field 3 (state)."""
-        with open("/proc/%d/stat" % self.pid) as file:
-            return file.read().rsplit(")", 1)[1].split()
-
     def cpu_seconds(self):
         """utime + stime: every thread of the agent, ended ones too."""
-        parts = self.stat_fields()
+        parts = proc_stat_fields(self.pid)
         return (int(parts[11]) + int(parts[12])) / CLK_TCK
 
     def children_cpu_seconds(self):
         """cutime + cstime: the CPU of the children it has reaped (limactl)."""
-        parts = self.stat_fields()
+        parts = proc_stat_fields(self.pid)
         return (int(parts[13]) + int(parts[14])) / CLK_TCK
 
     def threads(self):

@@ -13,7 +13,7 @@ public actor JobBook {
         var ref: JobRef
         var type: String
         var vmName: String?
-        /// Only reads its VM (get_vm_info, collect_logs): runs beside other such jobs.
+        /// Only reads (`JobType.mutatesVM` false): runs beside other such jobs on its VM.
         var readsOnly = false
         var phase: Phase
         var leaseExpiresAt: Date?
@@ -244,7 +244,7 @@ public actor JobBook {
     private func holdWaiting(_ job: Job) {
         entries[job.ref] = Entry(
             ref: job.ref, type: job.type.rawValue, vmName: job.parameters.vmName,
-            readsOnly: job.type == .getVMInfo || job.type == .collectLogs, phase: .waiting,
+            readsOnly: !job.type.mutatesVM, phase: .waiting,
             leaseExpiresAt: job.leaseExpiresAt)
         order.append(job.ref)
         if let vm = job.parameters.vmName { vmQueues[vm, default: []].append(job.ref) }
@@ -308,8 +308,7 @@ public actor JobBook {
 
     private func startFailed(_ ref: JobRef, _ error: StoreError) {
         // A read that started early may have run already (`JobRunner.openEarly`); it is stopped.
-        let reads = entries[ref].flatMap { JobType(rawValue: $0.type) }.map { !$0.mutatesVM } ?? false
-        let what = reads ? "stopping it" : "not running it"
+        let what = entries[ref]?.readsOnly == true ? "stopping it" : "not running it"
         logger.error("cannot journal a job's start; \(what)", metadata: ["error": .string(error.message)])
         finish(
             failure(
